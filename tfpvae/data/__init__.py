@@ -1,0 +1,25 @@
+"""Datasets for VAE experiments: loaders and tf.data pipelines.
+
+Typical use::
+
+  from tfpvae import data
+  arrays = data.load_arrays("binarized_mnist", data_dir="shared/data")
+  train = lambda epoch: data.make_dataset(arrays.train, batch_size=100,
+                                          epoch=epoch, flatten=True)
+
+`load_arrays` tries a local folder, then tensorflow-datasets (only if it can
+work quickly), then a small embedded sample (mnist, binarized_mnist) with an
+`EmbeddedSampleWarning`. Set `TFPVAE_OFFLINE=1` to never download and
+`TFPVAE_DATA_DIR` to give a default local folder.
+"""
+
+from tfpvae.data.info import (DATASETS, KNOWN_DATASETS, DataArrays,
+                              DatasetInfo, DataUnavailableError, dataset_info)
+from tfpvae.data.loaders import EmbeddedSampleWarning, load_arrays
+from tfpvae.data.pipeline import BINARIZE_MODES, make_dataset
+
+__all__ = [
+    "BINARIZE_MODES", "DATASETS", "DataArrays", "DataUnavailableError",
+    "DatasetInfo", "EmbeddedSampleWarning", "KNOWN_DATASETS", "dataset_info",
+    "load_arrays", "make_dataset",
+]

@@ -1,0 +1,71 @@
+"""Encoders and decoders: a network (any callable, usually Keras) followed by a distribution head."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tfpvae._validation import check_last_dim
+
+tfd = tfp.distributions
+
+__all__ = ["Encoding", "Encoder", "Decoder"]
+
+
+class Encoding(NamedTuple):
+    """What an encoder with a context returns: ``q(z|x)`` and the context ``h`` ``[batch, context_dim]``
+    that conditions a posterior flow (Kingma et al. 2016, fig. 2)."""
+
+    distribution: tfd.Distribution
+    context: tf.Tensor
+
+
+class Encoder(tf.Module):
+    """``x -> q(z|x)``: ``network(x)`` gives ``head.num_params + context_dim`` numbers per example.
+
+    The first ``head.num_params`` go to the head (e.g. :class:`~tfpvae.distributions.DiagonalNormalHead`);
+    the last ``context_dim`` are the context ``h``. With ``context_dim == 0`` the call returns the
+    distribution; otherwise an :class:`Encoding`.
+
+    Example:
+      >>> from tfpvae import networks, distributions as D
+      >>> enc = Encoder(networks.mlp((784,), 2 * 8), D.DiagonalNormalHead(8))
+      >>> enc(tf.zeros([3, 784])).event_shape
+      TensorShape([8])
+    """
+
+    def __init__(self, network: Callable[[tf.Tensor], tf.Tensor], head, context_dim: int = 0, name: str | None = None):
+        super().__init__(name=name)
+        if context_dim < 0:
+            raise ValueError(f"Encoder: context_dim must be >= 0, got {context_dim}")
+        self.network, self.head, self.context_dim = network, head, int(context_dim)
+        self.latent_dim = head.event_shape[0]
+
+    @property
+    def output_dim(self) -> int:
+        return self.head.num_params + self.context_dim
+
+    def __call__(self, x: tf.Tensor) -> tfd.Distribution | Encoding:
+        out = self.network(x)
+        check_last_dim(out, self.output_dim, "Encoder", "network output (expected head.num_params + context_dim)")
+        if not self.context_dim:
+            return self.head(out)
+        return Encoding(self.head(out[..., :self.head.num_params]), out[..., self.head.num_params:])
+
+
+class Decoder(tf.Module):
+    """``z -> p(x|z)``: ``network(z)`` gives ``head.num_params`` numbers per example; the head makes
+    the likelihood (Bernoulli, Gaussian, ...), whose event shape is the data's."""
+
+    def __init__(self, network: Callable[[tf.Tensor], tf.Tensor], head, name: str | None = None):
+        super().__init__(name=name)
+        self.network, self.head = network, head
+        self.event_shape = head.event_shape
+
+    def __call__(self, z: tf.Tensor) -> tfd.Distribution:
+        out = self.network(z)
+        check_last_dim(out, self.head.num_params, "Decoder", "network output (expected head.num_params)")
+        return self.head(out)

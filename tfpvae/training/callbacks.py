@@ -1,0 +1,121 @@
+"""Optional conveniences layered on :func:`tfpvae.training.fit`: each is a small callback."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable
+
+from tfpvae.training.io import atomic_write_json
+
+__all__ = ["Callback", "ProgressBar", "EarlyStopping", "LambdaCallback", "JSONLogger", "monitored_value"]
+
+
+class Callback:
+    """Hooks called by ``fit``; override what you need. ``state`` is the :class:`TrainingState`."""
+
+    def on_train_begin(self, state) -> None: ...
+    def on_epoch_begin(self, state) -> None: ...
+    def on_batch_end(self, state, step: int, sums: dict) -> None: ...
+    def on_epoch_end(self, state, logs: dict) -> None: ...
+    def on_train_end(self, state) -> None: ...
+
+
+def monitored_value(logs: dict, monitor: str) -> float:
+    """``logs["validation"]["loss"]`` for ``monitor="validation/loss"``; a clear error if absent."""
+    node = logs
+    for part in monitor.split("/"):
+        if not isinstance(node, dict) or part not in node:
+            raise KeyError(f"monitor {monitor!r} not in the epoch logs (train/validation keys: "
+                           f"{sorted(logs.get('train', {}))}, {sorted(logs.get('validation', {}))})")
+        node = node[part]
+    return float(node)
+
+
+class ProgressBar(Callback):
+    """One line per epoch with a live loss, refreshed at most every ``interval`` seconds (reading the
+    running loss waits for the device, so it is not done every step)."""
+
+    def __init__(self, stream=None, interval: float = 0.5, width: int = 24):
+        self.stream, self.interval, self.width = stream or sys.stderr, interval, width
+
+    def on_epoch_begin(self, state):
+        self._start = self._last = time.perf_counter()
+
+    def on_batch_end(self, state, step, sums):
+        now = time.perf_counter()
+        if now - self._last < self.interval:
+            return
+        self._last = now
+        total = state.steps_per_epoch
+        frac = step / total if total else 0.0
+        bar = ("=" * int(frac * self.width)).ljust(self.width) if total else "?" * self.width
+        loss = float(sums["loss"].numpy()) / max(float(sums["count"].numpy()), 1.0)
+        self.stream.write(f"\repoch {state.epoch + 1}/{state.epochs} [{bar}] step {step}{'/' + str(total) if total else ''} "
+                          f"loss {loss:.4f} {now - self._start:.1f}s")
+        self.stream.flush()
+
+    def on_epoch_end(self, state, logs):
+        parts = [f"train loss {logs['train']['loss']:.4f}"]
+        for name, metrics in logs.items():
+            if isinstance(metrics, dict) and name != "train":
+                parts += [f"{name} {k} {v:.4f}" for k, v in metrics.items() if k != "loss" or "elbo" not in metrics]
+        self.stream.write(f"\repoch {logs['epoch']}/{state.epochs} {logs['seconds']:.1f}s "
+                          f"({logs['examples_per_second']:.0f} ex/s) " + ", ".join(parts) + "\n")
+        self.stream.flush()
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs."""
+
+    def __init__(self, monitor: str = "validation/loss", patience: int = 5, mode: str = "min", min_delta: float = 0.0):
+        if mode not in ("min", "max"):
+            raise ValueError(f"EarlyStopping: mode must be 'min' or 'max', got {mode!r}")
+        self.monitor, self.patience, self.mode, self.min_delta = monitor, patience, mode, min_delta
+
+    def on_train_begin(self, state):  # replays history so a resumed run keeps its patience count
+        self.best, self.wait = math.inf if self.mode == "min" else -math.inf, 0
+        for logs in state.history:
+            self._update(logs)
+
+    def _update(self, logs) -> None:
+        value = monitored_value(logs, self.monitor)
+        better = value < self.best - self.min_delta if self.mode == "min" else value > self.best + self.min_delta
+        self.best, self.wait = (value, 0) if better else (self.best, self.wait + 1)
+
+    def on_epoch_end(self, state, logs):
+        self._update(logs)
+        if self.wait >= self.patience:
+            state.stop_training = True
+
+
+class LambdaCallback(Callback):
+    """Wrap plain functions, e.g. ``LambdaCallback(on_epoch_end=lambda state, logs: save_grid(...))``."""
+
+    def __init__(self, on_epoch_end: Callable | None = None, on_train_begin: Callable | None = None,
+                 on_train_end: Callable | None = None):
+        self._fns = {"on_epoch_end": on_epoch_end, "on_train_begin": on_train_begin, "on_train_end": on_train_end}
+
+    def on_train_begin(self, state):
+        if self._fns["on_train_begin"]:
+            self._fns["on_train_begin"](state)
+
+    def on_epoch_end(self, state, logs):
+        if self._fns["on_epoch_end"]:
+            self._fns["on_epoch_end"](state, logs)
+
+    def on_train_end(self, state):
+        if self._fns["on_train_end"]:
+            self._fns["on_train_end"](state)
+
+
+class JSONLogger(Callback):
+    """Write ``{"config": ..., "epochs": history, "final": last epoch}`` to ``path`` after every
+    epoch, atomically (a crash leaves the previous file whole)."""
+
+    def __init__(self, path, config: dict | None = None):
+        self.path, self.config = path, dict(config or {})
+
+    def on_epoch_end(self, state, logs):
+        atomic_write_json(self.path, {"config": self.config, "epochs": state.history, "final": logs})

@@ -1,0 +1,126 @@
+"""The training loop: epochs of compiled steps, validation each epoch, callbacks around it."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from tfpvae.training.step import make_evaluate, make_train_step
+from tfpvae.training.variables import trainable_variables
+
+__all__ = ["fit", "TrainingState"]
+
+DataArg = tf.data.Dataset | Callable[[int], tf.data.Dataset]
+
+
+@dataclass
+class TrainingState:
+    """What callbacks see and may change. ``epoch`` is the number of completed epochs; set
+    ``stop_training = True`` to end after the current epoch. ``history`` holds one dict per epoch:
+    ``{"epoch", "train": {...}, "validation": {...}, "seconds", "examples_per_second"}``."""
+
+    model: Any
+    objective: Any
+    optimizer: keras.optimizers.Optimizer
+    variables: list
+    seed: int
+    epoch: int = 0
+    epochs: int = 0
+    history: list = field(default_factory=list)
+    stop_training: bool = False
+    steps_per_epoch: int | None = None
+
+
+def _dataset_for(data: DataArg, epoch: int) -> tf.data.Dataset:
+    return data(epoch) if callable(data) and not isinstance(data, tf.data.Dataset) else data
+
+
+def _first_batch(data: DataArg):
+    for batch in _dataset_for(data, 0).take(1):
+        return batch
+    raise ValueError("fit: the training data yielded no batches")
+
+
+def fit(model, objective, train_data: DataArg, *, epochs: int, optimizer: keras.optimizers.Optimizer | None = None,
+        validation_data: DataArg | None = None, callbacks: Sequence = (), seed: int = 0, jit_compile: bool = False,
+        variables: Sequence | None = None) -> TrainingState:
+    """Train ``model`` by minimising ``objective`` for ``epochs`` epochs.
+
+    Args:
+      model: anything the objective accepts (a VAE, a regression net with a distribution head, ...).
+      objective: callable ``(model, batch, *, seed, step) -> NamedTuple`` with a per-example ``loss``.
+      train_data: a ``tf.data.Dataset``, or ``epoch -> Dataset`` so that shuffling and data noise
+        depend on the epoch alone (a resumed run then sees exactly the data it would have seen).
+      epochs: total epochs; a run restored by a checkpoint callback continues to this number.
+      optimizer: a Keras 3 optimizer; ``keras.optimizers.Adam(1e-3)`` by default.
+      validation_data: evaluated after every epoch with fixed seeds; logged under ``"validation"``.
+        A dict ``{name: data}`` evaluates several sets, each logged under its name (e.g.
+        ``{"validation": valid, "test": test}``: select checkpoints on one, report the other).
+      callbacks: :class:`tfpvae.training.Callback` instances (progress, checkpoints, early stopping, ...).
+      seed: base of every stateless seed of the run.
+      jit_compile: compile the step with XLA (faster on CPU for MLPs; see benchmarks/).
+      variables: what to train; by default every trainable variable reachable from the model
+        (:func:`tfpvae.training.trainable_variables`), found after one eager call builds lazy layers.
+
+    Returns:
+      The final :class:`TrainingState` (``state.history`` has the per-epoch metrics).
+    """
+    if not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"fit: epochs must be a non-negative int, got {epochs!r}")
+    optimizer = optimizer or keras.optimizers.Adam(1e-3)
+    # One eager call builds lazily created layers and names the objective's terms.
+    term_names = list(objective(model, _first_batch(train_data), seed=[0, 0], step=0)._fields)
+    if variables is None:
+        variables = trainable_variables(model)
+    if not variables:
+        raise ValueError(f"fit: the model {type(model).__name__} has no trainable variables")
+    optimizer.build(list(variables))
+    state = TrainingState(model, objective, optimizer, list(variables), seed, epochs=epochs)
+    sums = {name: tf.Variable(0.0, trainable=False) for name in term_names + ["count"]}
+    train_step = make_train_step(model, objective, optimizer, state.variables, seed=[seed, 0],
+                                 jit_compile=jit_compile, sums=sums)
+    evaluate = make_evaluate(model, objective, seed=[seed, 1], jit_compile=jit_compile)
+    _call(callbacks, "on_train_begin", state)
+    while state.epoch < epochs and not state.stop_training:
+        for v in sums.values():
+            v.assign(0.0)
+        _call(callbacks, "on_epoch_begin", state)
+        start, steps = time.perf_counter(), 0
+        for batch in _dataset_for(train_data, state.epoch):
+            train_step(batch)
+            steps += 1
+            _call(callbacks, "on_batch_end", state, steps, sums)
+        count = float(sums["count"].numpy())
+        seconds = time.perf_counter() - start
+        logs = {"epoch": state.epoch + 1, "train": {k: float(v.numpy()) / max(count, 1.0) for k, v in sums.items() if k != "count"},
+                "seconds": seconds, "examples_per_second": count / seconds if seconds > 0 else float("nan")}
+        if not math.isfinite(logs["train"]["loss"]):
+            raise FloatingPointError(f"fit: the training loss became {logs['train']['loss']} in epoch {state.epoch + 1}; "
+                                     "the last checkpoint (if any) holds the last finite state")
+        for name, data in _eval_sets(validation_data).items():
+            logs[name] = evaluate(_dataset_for(data, 0))
+        state.steps_per_epoch = steps
+        state.epoch += 1
+        state.history.append(logs)
+        _call(callbacks, "on_epoch_end", state, logs)
+    _call(callbacks, "on_train_end", state)
+    return state
+
+
+def _eval_sets(validation_data) -> dict:
+    if validation_data is None:
+        return {}
+    if isinstance(validation_data, dict):
+        return validation_data
+    return {"validation": validation_data}
+
+
+def _call(callbacks, hook: str, *args) -> None:
+    for cb in callbacks:
+        getattr(cb, hook)(*args)
