@@ -11,6 +11,7 @@ from collections.abc import Callable
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfpvae._validation import check_event_shape
 from tfpvae.models.coders import Encoding
 from tfpvae.training.variables import trainable_variables
 
@@ -78,6 +79,10 @@ class VAE(tf.Module):
         ``TransformedDistribution`` whose bijector has the context bound; draw from it with
         ``experimental_sample_and_log_prob`` to get ``log q`` in the same pass (an IAF's density of
         an arbitrary point costs ``latent_dim`` network passes)."""
+        event_shape = getattr(self.decoder, "event_shape", None)
+        if event_shape is not None:
+            x = tf.convert_to_tensor(x)
+            check_event_shape(x, event_shape, "VAE.encode", "x")
         out = self.encoder(x)
         base, context = (out.distribution, out.context) if isinstance(out, Encoding) else (out, None)
         flow = self.posterior_flow
