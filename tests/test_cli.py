@@ -45,6 +45,12 @@ def test_train_writes_metrics_pictures_checkpoints_and_resumes(tiny_data, tmp_pa
     (out / "samples.png").unlink()
     assert main(["sample", str(out), "--num", "16"]) == 0 and (out / "samples.png").exists()
     assert main(["reconstruct", str(out), "--num", "10"]) == 0
+    assert main(["evaluate", str(out), "--num-samples", "50", "--chunk-size", "20", "--limit", "30"]) == 0
+    report = json.loads((out / "evaluation.json").read_text())
+    assert report["num_examples"] == 30 and report["num_samples"] == 50
+    assert report["test_nll_nats"] <= -report["test_elbo"] + 1.0  # the K=50 bound is at least as tight as the ELBO
+    assert report["bits_per_dim"] is None and "bernoulli" in report["bits_per_dim_note"]
+    assert report["seconds"] > 0 and report["peak_memory_mb"] > 0
 
 
 def test_resume_refuses_a_different_model(tiny_data, tmp_path, capsys):

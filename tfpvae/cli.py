@@ -87,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="importance-sampled test log-likelihood of a saved run -> OUT/evaluation.json")
     e.add_argument("run_dir")
     e.add_argument("--num-samples", type=_positive(int), default=5000, help="importance samples K per example")
-    e.add_argument("--chunk-size", type=_positive(int), default=500, help="samples per pass (bounds memory)")
+    e.add_argument("--chunk-size", type=_positive(int), default=100, help="importance samples per pass (memory ~ chunk x 100 examples)")
     e.add_argument("--limit", type=int, default=None, help="evaluate only the first N test examples")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--checkpoint", choices=("best", "latest"), default="best")

@@ -12,9 +12,9 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tfpvae.distributions import BernoulliHead, GaussianHead
+from tfpvae.distributions import BernoulliHead, DiscretizedLogisticHead, GaussianHead
 from tfpvae.models import conv_vae, mlp_vae
-from tfpvae.objectives import ELBO, linear_warmup
+from tfpvae.objectives import ELBO, IWAE, linear_warmup
 
 __all__ = ["RunConfig", "build_model", "build_objective", "load_config", "ARCHITECTURES", "LIKELIHOODS", "FLOWS"]
 
@@ -96,8 +96,6 @@ def _likelihood_head(config: RunConfig):
         return BernoulliHead(config.event_shape)
     if config.likelihood == "gaussian":
         return GaussianHead(config.event_shape, scale="log_var")
-    from tfpvae.distributions.discretized_logistic import DiscretizedLogisticHead
-
     return DiscretizedLogisticHead(config.event_shape)
 
 
@@ -129,8 +127,6 @@ def build_model(config: RunConfig):
 def build_objective(config: RunConfig, steps_per_epoch: int):
     """ELBO (or IWAE) with the config's beta; a warm-up of ``warmup_epochs`` ramps beta from 0."""
     if config.objective == "iwae":
-        from tfpvae.objectives.iwae import IWAE
-
         return IWAE(num_samples=config.num_samples)
     beta = (linear_warmup(config.warmup_epochs * steps_per_epoch, final=config.beta) if config.warmup_epochs
             else config.beta)

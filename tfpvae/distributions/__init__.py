@@ -1,6 +1,7 @@
 """Distribution heads and priors: the modelling language of tfpvae."""
 
+from tfpvae.distributions.discretized_logistic import DiscretizedLogistic, DiscretizedLogisticHead
 from tfpvae.distributions.heads import SCALE_TRANSFORMS, BernoulliHead, DiagonalNormalHead, GaussianHead
 from tfpvae.distributions.priors import learnable_normal, standard_normal
 
-__all__ = ["BernoulliHead", "DiagonalNormalHead", "GaussianHead", "SCALE_TRANSFORMS", "learnable_normal", "standard_normal"]
+__all__ = ["DiscretizedLogistic", "DiscretizedLogisticHead", "BernoulliHead", "DiagonalNormalHead", "GaussianHead", "SCALE_TRANSFORMS", "learnable_normal", "standard_normal"]

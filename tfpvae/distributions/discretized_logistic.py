@@ -41,7 +41,7 @@ class DiscretizedLogistic(tfd.Distribution):
     ``cdf_delta < 1e-5`` is not needed (where it would apply, this is exact, it is an approximation).
 
     Why not ``tfd.QuantizedDistribution(tfd.Logistic)``: it is stable too (log-sub-exp of log-CDFs), but
-    its bins are ``(k - 1, k]`` (a half-bin shift of ``loc`` from PixelCNN++'s centred bins) on the
+    its bins are ``(k - 1, k]`` (PixelCNN++'s centred bins need ``loc - 1/2``, easy to get wrong) on the
     integer lattice only; moving to [0, 1] data through a ``TransformedDistribution`` would add a
     Jacobian term to what is a probability mass, which is wrong. The tests cross-check against it.
 
@@ -67,9 +67,8 @@ class DiscretizedLogistic(tfd.Distribution):
 
     @classmethod
     def _parameter_properties(cls, dtype, num_classes=None):
-        from tensorflow_probability.python.internal import parameter_properties as pp
-        return dict(loc=pp.ParameterProperties(),
-                    scale=pp.ParameterProperties(default_constraining_bijector_fn=lambda: tfp.bijectors.Softplus()))
+        return dict(loc=tfp.util.ParameterProperties(),
+                    scale=tfp.util.ParameterProperties(default_constraining_bijector_fn=tfp.bijectors.Softplus))
 
     @property
     def loc(self) -> tf.Tensor:

@@ -11,7 +11,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from tfpvae.training.step import make_evaluate, make_train_step
+from tfpvae.training.step import make_evaluate, make_train_loop, make_train_step
 from tfpvae.training.variables import trainable_variables
 
 __all__ = ["fit", "TrainingState"]
@@ -49,7 +49,7 @@ def _first_batch(data: DataArg):
 
 def fit(model, objective, train_data: DataArg, *, epochs: int, optimizer: keras.optimizers.Optimizer | None = None,
         validation_data: DataArg | None = None, callbacks: Sequence = (), seed: int = 0, jit_compile: bool = False,
-        variables: Sequence | None = None) -> TrainingState:
+        variables: Sequence | None = None, steps_per_execution: int = 50) -> TrainingState:
     """Train ``model`` by minimising ``objective`` for ``epochs`` epochs.
 
     Args:
@@ -64,7 +64,10 @@ def fit(model, objective, train_data: DataArg, *, epochs: int, optimizer: keras.
         ``{"validation": valid, "test": test}``: select checkpoints on one, report the other).
       callbacks: :class:`tfpvae.training.Callback` instances (progress, checkpoints, early stopping, ...).
       seed: base of every stateless seed of the run.
-      jit_compile: compile the step with XLA (faster on CPU for MLPs; see benchmarks/).
+      jit_compile: compile the step with XLA (fuses the many small ops of a step; see benchmarks/).
+      steps_per_execution: train steps run inside one compiled call (an in-graph loop over the
+        data iterator); callbacks' ``on_batch_end`` sees every this-many steps. 1 gives a Python
+        call per step, useful for debugging.
       variables: what to train; by default every trainable variable reachable from the model
         (:func:`tfpvae.training.trainable_variables`), found after one eager call builds lazy layers.
 
@@ -85,6 +88,7 @@ def fit(model, objective, train_data: DataArg, *, epochs: int, optimizer: keras.
     sums = {name: tf.Variable(0.0, trainable=False) for name in term_names + ["count"]}
     train_step = make_train_step(model, objective, optimizer, state.variables, seed=[seed, 0],
                                  jit_compile=jit_compile, sums=sums)
+    run_steps = make_train_loop(train_step, steps_per_execution)
     evaluate = make_evaluate(model, objective, seed=[seed, 1], jit_compile=jit_compile)
     _call(callbacks, "on_train_begin", state)
     while state.epoch < epochs and not state.stop_training:
@@ -92,10 +96,14 @@ def fit(model, objective, train_data: DataArg, *, epochs: int, optimizer: keras.
             v.assign(0.0)
         _call(callbacks, "on_epoch_begin", state)
         start, steps = time.perf_counter(), 0
-        for batch in _dataset_for(train_data, state.epoch):
-            train_step(batch)
-            steps += 1
-            _call(callbacks, "on_batch_end", state, steps, sums)
+        iterator = iter(_dataset_for(train_data, state.epoch))
+        while True:
+            taken = int(run_steps(iterator))
+            steps += taken
+            if taken:
+                _call(callbacks, "on_batch_end", state, steps, sums)
+            if taken < steps_per_execution:
+                break
         count = float(sums["count"].numpy())
         seconds = time.perf_counter() - start
         logs = {"epoch": state.epoch + 1, "train": {k: float(v.numpy()) / max(count, 1.0) for k, v in sums.items() if k != "count"},
