@@ -60,10 +60,10 @@ def test_encoder_context_and_vae_flow_checks():
         def bind(self, context):
             return tfb.Shift(tf.reduce_mean(context, -1, keepdims=True))
 
-    with pytest.raises(ValueError, match="context of width 4, but the encoder emits a context of width 5"):
+    with pytest.raises(ValueError, match="context of width context_dim = 4, but the encoder emits a context of width 5"):
         tfpvae.VAE(D.standard_normal(3), enc, dec, posterior_flow=Conditional())
     Conditional.event_size = 2
-    with pytest.raises(ValueError, match="event size 2, but latent_dim is 3"):
+    with pytest.raises(ValueError, match="event_size 2, expected latent_dim = 3"):
         tfpvae.VAE(D.standard_normal(3), enc, dec, posterior_flow=Conditional())
     Conditional.event_size, Conditional.context_dim = 3, 5
     vae = tfpvae.VAE(D.standard_normal(3), enc, dec, posterior_flow=Conditional())

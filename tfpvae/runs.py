@@ -104,8 +104,10 @@ def _posterior_flow(config: RunConfig):
         return None
     from tfpvae import flows
 
-    return flows.by_name(config.flow, config.latent_dim, num_steps=config.flow_steps,
-                         hidden_units=config.flow_hidden, context_dim=config.context_dim, seed=config.seed)
+    factory, kwargs = {"iaf": (flows.iaf, {}), "gated_iaf": (flows.iaf, {"gated": True}), "maf": (flows.maf, {}),
+                       "realnvp": (flows.realnvp, {}), "spline": (flows.spline, {"layout": "iaf"})}[config.flow]
+    return factory(config.latent_dim, num_steps=config.flow_steps, hidden_units=config.flow_hidden,
+                   context_dim=config.context_dim, seed=config.seed, **kwargs)
 
 
 def build_model(config: RunConfig):

@@ -20,6 +20,7 @@ import tensorflow_probability as tfp
 
 from tfpvae._validation import check_last_dim
 from tfpvae.distributions.heads import _Head
+from tfpvae._seeds import as_seed
 
 tfd = tfp.distributions
 
@@ -104,7 +105,7 @@ class DiscretizedLogistic(tfd.Distribution):
 
     def _sample_n(self, n, seed=None):
         shape = tf.concat([[n], self.batch_shape_tensor()], 0)
-        seed = tfp.random.sanitize_seed(seed, salt="DiscretizedLogistic")
+        seed = as_seed(seed, salt="DiscretizedLogistic")
         tiny = np.finfo(self.dtype.as_numpy_dtype).tiny
         u = tf.random.stateless_uniform(shape, seed=seed, minval=tiny, maxval=1.0, dtype=self.dtype)
         y = self._loc + self._scale * (tf.math.log(u) - tf.math.log1p(-u))

@@ -57,17 +57,11 @@ class VAE(tf.Module):
         self._check_flow()
 
     def _check_flow(self) -> None:
-        flow = self.posterior_flow
-        if flow is None:
-            return
-        size = getattr(flow, "event_size", None)
-        if size is not None and size != self.latent_dim:
-            raise ValueError(f"VAE: posterior_flow acts on event size {size}, but latent_dim is {self.latent_dim}")
-        flow_ctx = getattr(flow, "context_dim", 0) or 0
-        enc_ctx = getattr(self.encoder, "context_dim", 0) or 0
-        if hasattr(flow, "bind") and flow_ctx != enc_ctx:
-            raise ValueError(f"VAE: posterior_flow expects a context of width {flow_ctx}, "
-                             f"but the encoder emits a context of width {enc_ctx}")
+        if self.posterior_flow is not None:
+            from tfpvae.flows import validate
+
+            validate(self.posterior_flow, self.latent_dim, getattr(self.encoder, "context_dim", 0) or 0,
+                     name="VAE posterior_flow")
 
     @property
     def trainable_variables(self):

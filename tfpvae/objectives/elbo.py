@@ -7,6 +7,7 @@ from typing import NamedTuple
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfpvae._seeds import as_seed
 from tfpvae._validation import check_event_shape
 from tfpvae.objectives.schedules import as_schedule
 
@@ -61,7 +62,7 @@ class ELBO:
     def __call__(self, model, x, *, seed=None, step=0) -> ELBOTerms:
         x = tf.convert_to_tensor(x)
         q = model.encode(x)
-        seed = tfp.random.sanitize_seed(seed)
+        seed = as_seed(seed)
         kl = self._analytic_kl(q, model.prior)
         if kl is None:
             z, log_q = q.experimental_sample_and_log_prob(self.num_samples, seed=seed)

@@ -13,6 +13,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfpvae._validation import check_event_shape, positive_int
+from tfpvae._seeds import as_seed
 
 __all__ = ["IWAE", "IWAETerms", "log_weights", "log_mean_exp"]
 
@@ -38,7 +39,7 @@ def log_weights(model, x: tf.Tensor, num_samples: int, seed) -> tf.Tensor:
     """
     x = tf.convert_to_tensor(x)
     q = model.encode(x)
-    z, log_q = q.experimental_sample_and_log_prob(num_samples, seed=tfp.random.sanitize_seed(seed))
+    z, log_q = q.experimental_sample_and_log_prob(num_samples, seed=as_seed(seed))
     batch = tf.shape(x)[0]
     latent = z.shape[-1] if z.shape[-1] is not None else tf.shape(z)[-1]
     p = model.decode(tf.reshape(z, [-1, latent]))
