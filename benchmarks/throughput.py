@@ -103,7 +103,8 @@ def tfpvae_runner(train_x, jit: bool):
     is one ``fit`` of ``1 + epochs`` epochs; its first epoch (tracing) is dropped."""
     keras.utils.set_random_seed(0)
     vae, optimizer = tfpvae.mlp_vae((784,), 50, (200, 200)), keras.optimizers.Adam(1e-3)
-    data = lambda e: tdata.make_dataset(train_x, batch_size=100, seed=0, epoch=e, flatten=True)
+    images = tf.convert_to_tensor(train_x)  # once, not per epoch
+    data = lambda e: tdata.make_dataset(images, batch_size=100, seed=0, epoch=e, flatten=True)
 
     def run(epochs):
         state = tfpvae.fit(vae, tfpvae.ELBO(), data, epochs=1 + epochs, optimizer=optimizer, jit_compile=jit)

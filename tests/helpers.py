@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+import tfpvae
 from tfpvae import VAE, standard_normal
 
 tfd = tfp.distributions
@@ -49,3 +51,13 @@ def linear_gaussian_vae(latent_dim=2, data_dim=3, seed=0):
 
 def linear_gaussian_data(decoder, n=256, seed=2):
     return decoder.marginal().sample(n, seed=tf.constant([seed, 0]))
+
+
+def assert_one_step_trains_every_variable(vae, x, label="model"):
+    """One fit step on ``x`` (MC-KL ELBO, Adam 1e-2) changes every trainable variable of ``vae``."""
+    variables = vae.trainable_variables
+    before = [np.array(v) for v in variables]
+    tfpvae.fit(vae, tfpvae.ELBO(kl="monte_carlo"), tf.data.Dataset.from_tensors(x), epochs=1,
+               optimizer=keras.optimizers.Adam(1e-2))
+    unchanged = [v.name for v, b in zip(variables, before) if np.array_equal(np.array(v), b)]
+    assert not unchanged, f"{label}: variables not trained: {unchanged}"

@@ -62,6 +62,7 @@ def train(config: RunConfig, quiet: bool = False) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "config.json", config.to_dict())
     train_x, valid_x, test_x = _splits(config, arrays)
+    train_images = tf.convert_to_tensor(train_x)  # converted once: make_dataset runs every epoch
     print(f"tfpvae: {config.dataset} from {arrays.source}: {len(train_x)} train / {len(valid_x)} validation / "
           f"{len(test_x)} test", file=sys.stderr)
     model = build_model(config)
@@ -78,7 +79,7 @@ def train(config: RunConfig, quiet: bool = False) -> dict:
     if not quiet:
         callbacks.append(ProgressBar())
     start = time.perf_counter()
-    state = fit(model, objective, lambda epoch: _pipeline(config, train_x, shuffle=True, epoch=epoch),
+    state = fit(model, objective, lambda epoch: _pipeline(config, train_images, shuffle=True, epoch=epoch),
                 epochs=config.epochs, optimizer=keras.optimizers.Adam(config.learning_rate),
                 validation_data={"validation": _pipeline(config, valid_x, shuffle=False, batch_size=1000),
                                  "test": _pipeline(config, test_x, shuffle=False, batch_size=1000)},
