@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -68,8 +69,6 @@ def train(config: RunConfig, quiet: bool = False) -> dict:
     model = build_model(config)
     steps = -(-len(train_x) // config.batch_size)
     objective = build_objective(config, steps)
-    import keras
-
     callbacks = [Checkpoint(out / "checkpoints", monitor="validation/loss")]
     if config.patience:
         callbacks.append(EarlyStopping("validation/loss", patience=config.patience))
@@ -107,14 +106,14 @@ def _test_batch(config: RunConfig, num: int) -> tf.Tensor:
 def _pictures(out: Path, config: RunConfig, model, test_x, seed: int, num_samples: int = 100, num_recon: int = 20):
     image_shape = tuple(test_x.shape[1:])
     means = model.sample(num_samples, seed=[seed, 7]).mean()
-    save_image_grid(out / "samples.png", _to_unit(config, means), ncols=10, image_shape=image_shape,
+    save_image_grid(out / "samples.png", _to_unit(means), ncols=10, image_shape=image_shape,
                     title=f"{config.dataset}: decoder means for z ~ p(z)")
     x = next(iter(_pipeline(config, test_x[:num_recon], shuffle=False, batch_size=num_recon)))
     recon = model.reconstruct(x, seed=[seed, 8]).mean()
-    save_reconstructions(out / "reconstructions.png", _to_unit(config, x), _to_unit(config, recon), image_shape)
+    save_reconstructions(out / "reconstructions.png", _to_unit(x), _to_unit(recon), image_shape)
 
 
-def _to_unit(config: RunConfig, x) -> np.ndarray:
+def _to_unit(x) -> np.ndarray:
     return np.clip(np.asarray(x, np.float32), 0.0, 1.0)
 
 
@@ -122,7 +121,7 @@ def sample(run_dir, num: int = 100, seed: int = 0, checkpoint: str = "best") -> 
     config, model = load_run(run_dir, checkpoint)
     path = Path(run_dir) / "samples.png"
     means = model.sample(num, seed=[seed, 7]).mean()
-    save_image_grid(path, _to_unit(config, means), ncols=10, image_shape=_image_shape(config),
+    save_image_grid(path, _to_unit(means), ncols=10, image_shape=_image_shape(config),
                     title=f"{config.dataset}: decoder means for z ~ p(z)")
     print(f"tfpvae: wrote {path}", file=sys.stderr)
     return path
@@ -133,7 +132,7 @@ def reconstruct(run_dir, num: int = 20, seed: int = 0, checkpoint: str = "best")
     path = Path(run_dir) / "reconstructions.png"
     x = _test_batch(config, num)
     recon = model.reconstruct(x, seed=[seed, 8]).mean()
-    save_reconstructions(path, _to_unit(config, x), _to_unit(config, recon), _image_shape(config))
+    save_reconstructions(path, _to_unit(x), _to_unit(recon), _image_shape(config))
     print(f"tfpvae: wrote {path}", file=sys.stderr)
     return path
 
