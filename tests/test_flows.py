@@ -28,6 +28,8 @@ FLOW_REGISTRY = {
     "gated_iaf": lambda: flows.iaf(D, hidden_units=H, gated=True, forget_bias=2.0, seed=1),
     "conditional_iaf": lambda: flows.iaf(D, hidden_units=H, context_dim=C, permutation="random", seed=2),
     "conditional_gated_iaf": lambda: flows.iaf(D, hidden_units=H, context_dim=C, gated=True, seed=3),
+    "conditional_iaf_context_all_layers": lambda: flows.iaf(D, hidden_units=H, context_dim=C, context_layers="all",
+                                                            seed=10),
     "maf": lambda: flows.maf(D, hidden_units=H, permutation="random", seed=4),
     "realnvp": lambda: flows.realnvp(5, num_steps=3, hidden_units=H, seed=5),
     "conditional_realnvp": lambda: flows.realnvp(D, hidden_units=H, context_dim=C, seed=6),
@@ -131,6 +133,8 @@ def test_factory_argument_errors():
         flows.spline(D, hidden_units=H, layout="spiral")
     with pytest.raises(ValueError, match="num_masked is 4"):
         flows.realnvp(D, hidden_units=H, num_masked=4)
+    with pytest.raises(ValueError, match="context_layers must be one of"):
+        flows.iaf(D, hidden_units=H, context_dim=C, context_layers="middle")
 
 
 def test_seed_makes_construction_reproducible():
@@ -173,6 +177,33 @@ def test_network_passes_match_documented_cost(monkeypatch, factory, cheap):
                                                                                              sample_passes)
     assert cheap_passes <= 2 * 2, (sample_passes, density_passes)  # 2 steps, <= 2 passes each
     assert costly_passes >= 6 * 2, (sample_passes, density_passes)  # 2 steps, D = 6 passes each
+
+
+@pytest.mark.parametrize("name, direction", [
+    ("iaf", "sample"), ("gated_iaf", "sample"), ("conditional_iaf", "sample"), ("conditional_gated_iaf", "sample"),
+    ("conditional_spline_iaf", "sample"), ("maf", "density"), ("spline_autoregressive", "density")])
+def test_log_det_reuses_the_transform_pass_in_a_graph(monkeypatch, name, direction):
+    """In a compiled step the log-det costs no extra network pass: sample + log q (IAF-like) or
+    log_prob (MAF-like) run each step's network exactly as often as the transform alone. (Coupling
+    layers are left out: TFP's RealNVP slices its input afresh for the log-det, so they pay twice.)"""
+    bijector, size, _ = _make(name)
+    q = tfd.TransformedDistribution(tfd.MultivariateNormalDiag(tf.zeros([B, size])), bijector)
+    z = q.sample(seed=[0, 1]) if direction == "density" else None
+    passes, run = [], flows.ConditionedNetwork._call
+    monkeypatch.setattr(flows.ConditionedNetwork, "_call", lambda self, x: passes.append(1) or run(self, x))
+
+    def count(fn):
+        del passes[:]
+        tf.function(fn).get_concrete_function()  # trace only: one entry per network pass in the graph
+        return len(passes)
+
+    if direction == "sample":
+        transform = count(lambda: bijector.forward(tf.zeros([B, size])))
+        with_log_det = count(lambda: q.experimental_sample_and_log_prob(seed=[0, 2]))
+    else:
+        transform = count(lambda: bijector.inverse(z))
+        with_log_det = count(lambda: q.log_prob(z))
+    assert transform >= 1 and with_log_det == transform, (transform, with_log_det)
 
 
 def test_bind_and_sample_inside_tf_function_matches_eager():

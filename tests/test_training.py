@@ -10,7 +10,7 @@ import tensorflow_probability as tfp
 
 import tfpvae
 from tfpvae.data import make_dataset
-from tfpvae.training import Checkpoint, EarlyStopping, LambdaCallback, fit, restore_variables
+from tfpvae.training import Checkpoint, EarlyStopping, LambdaCallback, fit, fit_epochs, restore_variables
 
 tfd = tfp.distributions
 
@@ -43,6 +43,38 @@ def test_resume_continues_from_saved_epoch_with_same_optimizer_state(tmp_path):
     for a, b in zip(straight_opt.variables, resumed_opt.variables):  # Adam moments included
         np.testing.assert_allclose(np.array(a), np.array(b), rtol=1e-6, atol=1e-6)
     assert straight_state.history[-1]["train"]["loss"] == pytest.approx(resumed_state.history[-1]["train"]["loss"], rel=1e-5)
+
+
+def test_fit_epochs_interleaves_two_trainings_and_matches_fit():
+    """Two trainings taking turns epoch by epoch give exactly what each gives alone; the running
+    term means a callback sees are the epoch's means so far."""
+    images = _binary_images()
+    data = lambda epoch: make_dataset(images, batch_size=16, seed=3, epoch=epoch, flatten=True)
+
+    def job(seed):
+        keras.utils.set_random_seed(seed)
+        return dict(model=tfpvae.mlp_vae((16,), latent_dim=2, hidden=(8,)), objective=tfpvae.ELBO(), train_data=data,
+                    epochs=3, optimizer=keras.optimizers.Adam(1e-2), seed=seed, steps_per_execution=2)
+
+    alone = [fit(**job(seed)).history for seed in (0, 1)]
+    runs, seen = [fit_epochs(**job(seed)) for seed in (0, 1)], []
+    for _ in range(3):  # one epoch of each, in turn
+        seen.append([next(run).epoch for run in runs])
+    assert seen == [[1, 1], [2, 2], [3, 3]]
+    for run, history in zip(runs, alone):
+        with pytest.raises(StopIteration) as done:
+            next(run)
+        assert [h["train"] for h in done.value.value.history] == [h["train"] for h in history]
+
+    running = []
+
+    class Running(tfpvae.training.Callback):
+        def on_batch_end(self, state, step, totals):
+            running.append(totals.means())
+
+    fit(**job(0), callbacks=[Running()])
+    assert len(running) == 3 * 2  # 4 batches per epoch, 2 per execution
+    assert running[1]["loss"] == pytest.approx(alone[0][0]["train"]["loss"], rel=1e-5)
 
 
 def test_best_checkpoint_restores_into_a_fresh_model(tmp_path):

@@ -36,7 +36,7 @@ def iaf_step(network, context: Optional[tf.Tensor] = None) -> tfb.Bijector:
 
 def iaf(latent_dim: int, num_steps: int = 2, hidden_units: Sequence[int] = (256, 256), context_dim: int = 0,
         gated: bool = False, forget_bias: float = 1.0, permutation: Optional[str] = "reverse",
-        activation: str = "relu", seed: Optional[Seed] = None) -> base.Flow:
+        activation: str = "relu", seed: Optional[Seed] = None, context_layers: str = "first") -> base.Flow:
     """Inverse autoregressive flow for posteriors q(z|x) (Kingma et al. 2016).
 
     Args:
@@ -51,14 +51,16 @@ def iaf(latent_dim: int, num_steps: int = 2, hidden_units: Sequence[int] = (256,
       activation: MADE hidden activation.
       seed: int (read as [0, seed]) or shape-[2] tensor for the initial weights and random permutations;
         None: Keras' default initializers (and "random" permutations are refused).
+      context_layers: "first" (h enters each MADE's first hidden layer) or "all" (every layer); see
+        `networks.made`.
 
     Returns:
       A bijector on [..., D] (attributes `event_size`, `context_dim`) or a `ConditionalFlow`.
-      Cost per step: the sample and log q(z|x) one network pass each (`experimental_sample_and_log_prob`);
-      log q of an arbitrary z costs D sequential passes.
+      Cost per step: the sample and log q(z|x) together one network pass in a compiled step
+      (`experimental_sample_and_log_prob`; two eagerly); log q of an arbitrary z costs D sequential passes.
     """
     step = functools.partial(gated_step, forget_bias=forget_bias) if gated else iaf_step
-    nets = [networks.made(latent_dim, 2, hidden_units, context_dim, activation, s)
+    nets = [networks.made(latent_dim, 2, hidden_units, context_dim, activation, s, context_layers)
             for s in base.step_seeds(seed, num_steps)]
     return base.assemble(nets, step, latent_dim, context_dim, permutation, seed,
                          "gated_iaf" if gated else "iaf")
@@ -66,12 +68,12 @@ def iaf(latent_dim: int, num_steps: int = 2, hidden_units: Sequence[int] = (256,
 
 def maf(event_size: int, num_steps: int = 2, hidden_units: Sequence[int] = (256, 256), context_dim: int = 0,
         permutation: Optional[str] = "reverse", activation: str = "relu",
-        seed: Optional[Seed] = None) -> base.Flow:
+        seed: Optional[Seed] = None, context_layers: str = "first") -> base.Flow:
     """Masked autoregressive flow, e.g. for a flow prior `tfd.TransformedDistribution(N(0, I), maf(D))`.
 
     Arguments as in `iaf`. Cost: log_prob of any point costs one pass per step; sampling costs D passes
     per step (a `tf.while_loop`).
     """
-    nets = [networks.made(event_size, 2, hidden_units, context_dim, activation, s)
+    nets = [networks.made(event_size, 2, hidden_units, context_dim, activation, s, context_layers)
             for s in base.step_seeds(seed, num_steps)]
     return base.assemble(nets, maf_step, event_size, context_dim, permutation, seed, "maf")

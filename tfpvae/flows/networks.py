@@ -46,18 +46,28 @@ def _initializer(seed: Optional[Seed]):
     return "glorot_uniform" if seed is None else GlorotUniform(seed)
 
 
+CONTEXT_LAYERS = {"first": "first_layer", "all": "all_layers"}
+
+
 def made(event_size: int, params: int, hidden_units: Sequence[int] = (256, 256), context_dim: int = 0,
-         activation: str = "relu", seed: Optional[Seed] = None) -> tfb.AutoregressiveNetwork:
+         activation: str = "relu", seed: Optional[Seed] = None,
+         context_layers: str = "first") -> tfb.AutoregressiveNetwork:
     """Masked autoregressive network (MADE, Germain et al. 2015), already built.
 
-    Maps x [..., event_size] (and, if `context_dim > 0`, `conditional_input` h [..., context_dim], fed to
-    every layer) to [..., event_size, params]; output i depends on x[<i] only (left-to-right order).
+    Maps x [..., event_size] (and, if `context_dim > 0`, `conditional_input` h [..., context_dim]) to
+    [..., event_size, params]; output i depends on x[<i] only (left-to-right order). `context_layers`:
+    "first" feeds h to the first hidden layer only (h is one more input, as in Kingma et al. 2016,
+    fig. 2); "all" adds a projection of h to every layer (TFP's default; for a 50-wide h and (256, 256)
+    hidden units that is ~30% more multiply-adds per step).
     """
+    if context_layers not in CONTEXT_LAYERS:
+        raise ValueError(f"made: context_layers must be one of {sorted(CONTEXT_LAYERS)}, got {context_layers!r}")
     conditional = context_dim > 0
     network = tfb.AutoregressiveNetwork(
         params=params, event_shape=[event_size], hidden_units=list(hidden_units),
         conditional=conditional, conditional_event_shape=[context_dim] if conditional else None,
-        activation=activation, kernel_initializer=_initializer(seed))
+        activation=activation, kernel_initializer=_initializer(seed),
+        conditional_input_layers=CONTEXT_LAYERS[context_layers])
     kwargs = {"conditional_input": tf.zeros([1, context_dim])} if conditional else {}
     network(tf.zeros([1, event_size]), **kwargs)  # creates the variables now, before any tracing
     return network

@@ -17,7 +17,9 @@ class Callback:
 
     def on_train_begin(self, state) -> None: ...
     def on_epoch_begin(self, state) -> None: ...
-    def on_batch_end(self, state, step: int, sums: dict) -> None: ...
+    def on_batch_end(self, state, step: int, totals) -> None:
+        """After every ``steps_per_execution`` steps; ``totals.means()`` gives the epoch's running
+        term means (reading them waits for the device)."""
     def on_epoch_end(self, state, logs: dict) -> None: ...
     def on_train_end(self, state) -> None: ...
 
@@ -43,7 +45,7 @@ class ProgressBar(Callback):
     def on_epoch_begin(self, state):
         self._start = self._last = time.perf_counter()
 
-    def on_batch_end(self, state, step, sums):
+    def on_batch_end(self, state, step, totals):
         now = time.perf_counter()
         if now - self._last < self.interval:
             return
@@ -51,7 +53,7 @@ class ProgressBar(Callback):
         total = state.steps_per_epoch
         frac = step / total if total else 0.0
         bar = ("=" * int(frac * self.width)).ljust(self.width) if total else "?" * self.width
-        loss = float(sums["loss"].numpy()) / max(float(sums["count"].numpy()), 1.0)
+        loss = totals.means()["loss"]
         self.stream.write(f"\repoch {state.epoch + 1}/{state.epochs} [{bar}] step {step}{'/' + str(total) if total else ''} "
                           f"loss {loss:.4f} {now - self._start:.1f}s")
         self.stream.flush()

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import keras
 import tensorflow as tf
 
-from tfpvae.training.step import make_evaluate, make_train_loop, make_train_step
+from tfpvae.training.step import Totals, make_evaluate, make_train_loop, make_train_step
 from tfpvae.training.variables import trainable_variables
 
-__all__ = ["fit", "TrainingState"]
+__all__ = ["fit", "fit_epochs", "TrainingState"]
 
 DataArg = tf.data.Dataset | Callable[[int], tf.data.Dataset]
 
@@ -74,6 +74,29 @@ def fit(model, objective, train_data: DataArg, *, epochs: int, optimizer: keras.
     Returns:
       The final :class:`TrainingState` (``state.history`` has the per-epoch metrics).
     """
+    epochs_run = fit_epochs(model, objective, train_data, epochs=epochs, optimizer=optimizer,
+                            validation_data=validation_data, callbacks=callbacks, seed=seed, jit_compile=jit_compile,
+                            variables=variables, steps_per_execution=steps_per_execution)
+    while True:
+        try:
+            next(epochs_run)
+        except StopIteration as done:
+            return done.value
+
+
+def fit_epochs(model, objective, train_data: DataArg, *, epochs: int,
+               optimizer: keras.optimizers.Optimizer | None = None, validation_data: DataArg | None = None,
+               callbacks: Sequence = (), seed: int = 0, jit_compile: bool = False, variables: Sequence | None = None,
+               steps_per_execution: int = 50) -> Generator[TrainingState, None, TrainingState]:
+    """:func:`fit` one epoch at a time: a generator that yields the :class:`TrainingState` after each
+    epoch (its callbacks have run) and returns it when training ends.
+
+    Lets a caller interleave training with other work in one thread, e.g. two models taking turns
+    epoch by epoch so that drift in the machine's speed hits both alike (``benchmarks/``)::
+
+        >>> runs = [fit_epochs(m, objective, data, epochs=10) for m in models]  # doctest: +SKIP
+        >>> for states in zip(*runs): ...                                     # doctest: +SKIP
+    """
     if not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"fit: epochs must be a non-negative int, got {epochs!r}")
     optimizer = optimizer or keras.optimizers.Adam(1e-3)
@@ -85,15 +108,14 @@ def fit(model, objective, train_data: DataArg, *, epochs: int, optimizer: keras.
         raise ValueError(f"fit: the model {type(model).__name__} has no trainable variables")
     optimizer.build(list(variables))
     state = TrainingState(model, objective, optimizer, list(variables), seed, epochs=epochs)
-    sums = {name: tf.Variable(0.0, trainable=False) for name in term_names + ["count"]}
+    totals = Totals(term_names)
     train_step = make_train_step(model, objective, optimizer, state.variables, seed=[seed, 0],
-                                 jit_compile=jit_compile, sums=sums)
+                                 jit_compile=jit_compile, totals=totals)
     run_steps = make_train_loop(train_step, steps_per_execution)
     evaluate = make_evaluate(model, objective, seed=[seed, 1], jit_compile=jit_compile)
     _call(callbacks, "on_train_begin", state)
     while state.epoch < epochs and not state.stop_training:
-        for v in sums.values():
-            v.assign(0.0)
+        totals.reset()
         _call(callbacks, "on_epoch_begin", state)
         start, steps = time.perf_counter(), 0
         iterator = iter(_dataset_for(train_data, state.epoch))
@@ -101,13 +123,14 @@ def fit(model, objective, train_data: DataArg, *, epochs: int, optimizer: keras.
             taken = int(run_steps(iterator))
             steps += taken
             if taken:
-                _call(callbacks, "on_batch_end", state, steps, sums)
+                _call(callbacks, "on_batch_end", state, steps, totals)
             if taken < steps_per_execution:
                 break
-        count = float(sums["count"].numpy())
+        del iterator  # free the input pipeline (and its threads) before validation and callbacks
+        train = totals.means()  # waits for the device
         seconds = time.perf_counter() - start
-        logs = {"epoch": state.epoch + 1, "train": {k: float(v.numpy()) / max(count, 1.0) for k, v in sums.items() if k != "count"},
-                "seconds": seconds, "examples_per_second": count / seconds if seconds > 0 else float("nan")}
+        logs = {"epoch": state.epoch + 1, "train": train,
+                "seconds": seconds, "examples_per_second": totals.count() / seconds if seconds > 0 else float("nan")}
         if not math.isfinite(logs["train"]["loss"]):
             raise FloatingPointError(f"fit: the training loss became {logs['train']['loss']} in epoch {state.epoch + 1}; "
                                      "the last checkpoint (if any) holds the last finite state")
@@ -117,6 +140,7 @@ def fit(model, objective, train_data: DataArg, *, epochs: int, optimizer: keras.
         state.epoch += 1
         state.history.append(logs)
         _call(callbacks, "on_epoch_end", state, logs)
+        yield state
     _call(callbacks, "on_train_end", state)
     return state
 
