@@ -10,7 +10,7 @@ import tensorflow_probability as tfp
 
 import tfpvae
 from tfpvae.data import make_dataset
-from tfpvae.training import Checkpoint, EarlyStopping, LambdaCallback, fit, fit_epochs, restore_variables
+from tfpvae.training import Checkpoint, EarlyStopping, LambdaCallback, TimeLimit, fit, fit_epochs, restore_variables
 
 tfd = tfp.distributions
 
@@ -75,6 +75,19 @@ def test_fit_epochs_interleaves_two_trainings_and_matches_fit():
     fit(**job(0), callbacks=[Running()])
     assert len(running) == 3 * 2  # 4 batches per epoch, 2 per execution
     assert running[1]["loss"] == pytest.approx(alone[0][0]["train"]["loss"], rel=1e-5)
+
+
+def test_time_limit_stops_before_the_budget_would_be_crossed():
+    images = _binary_images()
+    data = lambda epoch: make_dataset(images, batch_size=16, seed=3, epoch=epoch, flatten=True)
+    run = lambda limit: fit(tfpvae.mlp_vae((16,), latent_dim=2, hidden=(8,)), tfpvae.ELBO(), data, epochs=5,
+                            callbacks=[limit])
+    tight = TimeLimit(1e-3)  # any epoch is longer: stop after the first
+    assert len(run(tight).history) == 1 and tight.stopped_epoch == 1 and tight.fraction() == 1.0
+    loose = TimeLimit(3600)
+    assert len(run(loose).history) == 5 and loose.stopped_epoch is None and 0 < loose.fraction() < 1
+    with pytest.raises(ValueError, match="TimeLimit: seconds must be a positive number"):
+        TimeLimit(0)
 
 
 def test_best_checkpoint_restores_into_a_fresh_model(tmp_path):

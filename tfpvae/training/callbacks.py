@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from tfpvae.training.io import atomic_write_json
 
-__all__ = ["Callback", "ProgressBar", "EarlyStopping", "LambdaCallback", "JSONLogger", "monitored_value"]
+__all__ = ["Callback", "ProgressBar", "EarlyStopping", "TimeLimit", "LambdaCallback", "JSONLogger", "monitored_value"]
 
 
 class Callback:
@@ -90,6 +90,36 @@ class EarlyStopping(Callback):
         self._update(logs)
         if self.wait >= self.patience:
             state.stop_training = True
+
+
+class TimeLimit(Callback):
+    """End training before it would run past ``seconds`` of wall time (counted from the start of this
+    ``fit``, validation and callbacks included): after each epoch, stop if one more epoch as long as
+    the longest so far would cross the limit. ``fraction()`` is the share of the budget used, e.g.
+    for a learning rate that decays over the budget; ``stopped_epoch`` is set when the limit stops a run.
+    """
+
+    def __init__(self, seconds: float):
+        if not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and seconds > 0):
+            raise ValueError(f"TimeLimit: seconds must be a positive number, got {seconds!r}")
+        self.seconds, self.stopped_epoch = float(seconds), None
+        self._start = self._epoch_start = None
+        self._longest = 0.0
+
+    def fraction(self) -> float:
+        return 0.0 if self._start is None else min((time.perf_counter() - self._start) / self.seconds, 1.0)
+
+    def on_train_begin(self, state):
+        self._start, self._longest, self.stopped_epoch = time.perf_counter(), 0.0, None
+
+    def on_epoch_begin(self, state):
+        self._epoch_start = time.perf_counter()
+
+    def on_epoch_end(self, state, logs):
+        now = time.perf_counter()
+        self._longest = max(self._longest, now - self._epoch_start)
+        if now - self._start + self._longest > self.seconds:
+            state.stop_training, self.stopped_epoch = True, logs["epoch"]
 
 
 class LambdaCallback(Callback):
