@@ -57,8 +57,8 @@ def made(event_size: int, params: int, hidden_units: Sequence[int] = (256, 256),
     Maps x [..., event_size] (and, if `context_dim > 0`, `conditional_input` h [..., context_dim]) to
     [..., event_size, params]; output i depends on x[<i] only (left-to-right order). `context_layers`:
     "first" feeds h to the first hidden layer only (h is one more input, as in Kingma et al. 2016,
-    fig. 2); "all" adds a projection of h to every layer (TFP's default; for a 50-wide h and (256, 256)
-    hidden units that is ~30% more multiply-adds per step).
+    fig. 2); "all" adds a projection of h to every layer (TFP's default; for D = 50, a 50-wide h and
+    (256, 256) hidden units that is ~15% more multiply-adds per step).
     """
     if context_layers not in CONTEXT_LAYERS:
         raise ValueError(f"made: context_layers must be one of {sorted(CONTEXT_LAYERS)}, got {context_layers!r}")
