@@ -95,7 +95,10 @@ def fit_epochs(model, objective, train_data: DataArg, *, epochs: int,
     epoch by epoch so that drift in the machine's speed hits both alike (``benchmarks/``)::
 
         >>> runs = [fit_epochs(m, objective, data, epochs=10) for m in models]  # doctest: +SKIP
-        >>> for states in zip(*runs): ...                                     # doctest: +SKIP
+        >>> for _ in range(10):                                               # doctest: +SKIP
+        ...     states = [next(run) for run in runs]  # epoch k of every model, in turn
+
+    Arguments are checked at the first ``next()``.
     """
     if not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"fit: epochs must be a non-negative int, got {epochs!r}")
