@@ -122,11 +122,11 @@ def main(argv=None):
         print(f"{name}: NLL {ev['nll']:.2f} ± {ev['nll_stderr']:.2f} (K={args.num_samples}, {ev['num_examples']} test), "
               f"best epoch {best['epoch']} of {len(state.history)}, train {train_seconds:.0f}s, eval {ev['seconds']:.0f}s",
               file=sys.stderr, flush=True)
-    out = {"benchmark": "test NLL on statically binarized MNIST (nats, lower is better)", "date": date.today().isoformat(),
-           "machine": f"{platform.machine()}, {os.cpu_count()} cores, CPU", "tensorflow": tf.__version__,
-           "command": "python benchmarks/loglik.py " + " ".join(argv or sys.argv[1:]), "ours": results,
-           "published": [{"model": m, "nll": v, "compute": c} for m, v, c in PUBLISHED]}
-    Path(args.output).write_text(json.dumps(out, indent=2) + "\n")
+        out = {"benchmark": "test NLL on statically binarized MNIST (nats, lower is better)", "date": date.today().isoformat(),
+               "machine": f"{platform.machine()}, {os.cpu_count()} cores, CPU", "tensorflow": tf.__version__,
+               "command": "python benchmarks/loglik.py " + " ".join(argv or sys.argv[1:]), "ours": results,
+               "published": [{"model": m, "nll": v, "compute": c} for m, v, c in PUBLISHED]}
+        Path(args.output).write_text(json.dumps(out, indent=2) + "\n")  # after each model: a long run keeps its rows
     plot_curves(args.output)
     print("| model | test NLL (nats) | training | source |\n|---|---|---|---|")
     for name, r in results.items():
