@@ -130,10 +130,10 @@ def fit_epochs(model, objective, train_data: DataArg, *, epochs: int,
             if taken < steps_per_execution:
                 break
         del iterator  # free the input pipeline (and its threads) before validation and callbacks
-        train = totals.means()  # waits for the device
+        train, count = totals.read()  # waits for the device
         seconds = time.perf_counter() - start
         logs = {"epoch": state.epoch + 1, "train": train,
-                "seconds": seconds, "examples_per_second": totals.count() / seconds if seconds > 0 else float("nan")}
+                "seconds": seconds, "examples_per_second": count / seconds if seconds > 0 else float("nan")}
         if not math.isfinite(logs["train"]["loss"]):
             raise FloatingPointError(f"fit: the training loss became {logs['train']['loss']} in epoch {state.epoch + 1}; "
                                      "the last checkpoint (if any) holds the last finite state")

@@ -52,14 +52,15 @@ class Totals:
         self.variable.assign_add(tf.stack([tf.reduce_sum(tf.cast(terms[k], tf.float32)) for k in self.names]
                                           + [_batch_size(batch)]))
 
-    def count(self) -> float:
-        return float(self.variable[-1].numpy())
+    def read(self) -> tuple[dict[str, float], float]:
+        """``({term: sum / count}, count)`` so far, from one read of the device."""
+        values = self.variable.numpy()
+        count = float(values[-1])
+        return {k: float(v) / max(count, 1.0) for k, v in zip(self.names, values)}, count
 
     def means(self) -> dict[str, float]:
-        """``{term: sum / count}`` so far (reads the device once)."""
-        values = self.variable.numpy()
-        count = max(float(values[-1]), 1.0)
-        return {k: float(v) / count for k, v in zip(self.names, values)}
+        """``{term: sum / count}`` so far."""
+        return self.read()[0]
 
 
 def make_train_step(model, objective, optimizer, variables: Sequence[tf.Variable], *, seed,
