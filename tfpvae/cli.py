@@ -41,7 +41,7 @@ def _non_negative_float(text: str) -> float:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from tfpvae.runs import ARCHITECTURES, FLOWS, LIKELIHOODS, OBJECTIVES
+    from tfpvae.runs import ARCHITECTURES, FLOWS, LIKELIHOODS, OBJECTIVES, PRIORS
 
     p = argparse.ArgumentParser(prog="tfpvae", description="Train and use VAEs built from TFP distributions.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -67,6 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--warmup-epochs", type=int, default=0, help="linearly anneal beta from 0 over this many epochs")
     t.add_argument("--objective", choices=OBJECTIVES, default="elbo", help="training objective")
     t.add_argument("--num-samples", type=_positive(int), default=1, help="z samples per example (IWAE: K)")
+    t.add_argument("--prior", choices=PRIORS, default="normal",
+                   help="p(z): standard normal, a learnable mixture of Gaussians, or the VampPrior")
+    t.add_argument("--prior-components", type=_positive(int), default=500,
+                   help="mixture components (mog) or pseudo-inputs (vamp)")
     t.add_argument("--flow", choices=FLOWS, default="none", help="posterior flow stack")
     t.add_argument("--flow-steps", type=_positive(int), default=2, help="flow steps")
     t.add_argument("--flow-hidden", type=_ints, default=(256, 256), help="hidden units of each flow network")
@@ -108,7 +112,8 @@ def _config_from_args(args):
         hidden=args.hidden or ((200, 200) if args.architecture == "mlp" else (32, 64)), activation=args.activation,
         likelihood=likelihood, binarize=None if binarize == "none" else binarize, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.learning_rate, beta=args.beta, warmup_epochs=args.warmup_epochs,
-        objective=args.objective, num_samples=args.num_samples, flow=args.flow, flow_steps=args.flow_steps,
+        objective=args.objective, num_samples=args.num_samples, prior=args.prior,
+        prior_components=args.prior_components, flow=args.flow, flow_steps=args.flow_steps,
         flow_hidden=args.flow_hidden, context_dim=args.context_dim if args.context_dim is not None else (50 if flowing else 0),
         patience=args.patience, jit=args.jit, seed=args.seed, output=args.output)
 

@@ -12,16 +12,21 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tfpvae.distributions import BernoulliHead, DiscretizedLogisticHead, GaussianHead
+import numpy as np
+
+from tfpvae.distributions import (BernoulliHead, DiscretizedLogisticHead, GaussianHead, mixture_of_gaussians,
+                                  vamp_prior)
 from tfpvae.models import conv_vae, mlp_vae
 from tfpvae.objectives import ELBO, IWAE, linear_warmup
 
-__all__ = ["RunConfig", "build_model", "build_objective", "load_config", "ARCHITECTURES", "LIKELIHOODS", "FLOWS"]
+__all__ = ["RunConfig", "build_model", "build_objective", "load_config", "ARCHITECTURES", "LIKELIHOODS", "FLOWS",
+           "PRIORS"]
 
 ARCHITECTURES = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "gaussian", "logistic")
 FLOWS = ("none", "iaf", "gated_iaf", "maf", "realnvp", "spline")
 OBJECTIVES = ("elbo", "iwae")
+PRIORS = ("normal", "mog", "vamp")
 
 
 @dataclass
@@ -44,6 +49,8 @@ class RunConfig:
     objective: str = "elbo"
     num_samples: int = 1
     kl: str = "auto"
+    prior: str = "normal"
+    prior_components: int = 500
     flow: str = "none"
     flow_steps: int = 2
     flow_hidden: tuple[int, ...] = (256, 256)
@@ -57,10 +64,10 @@ class RunConfig:
     def __post_init__(self):
         self.hidden, self.flow_hidden, self.event_shape = tuple(self.hidden), tuple(self.flow_hidden), tuple(self.event_shape)
         for name, allowed in (("architecture", ARCHITECTURES), ("likelihood", LIKELIHOODS), ("flow", FLOWS),
-                              ("objective", OBJECTIVES)):
+                              ("objective", OBJECTIVES), ("prior", PRIORS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"RunConfig: {name} must be one of {allowed}, got {getattr(self, name)!r}")
-        for name in ("latent_dim", "epochs", "batch_size", "num_samples", "flow_steps"):
+        for name in ("latent_dim", "epochs", "batch_size", "num_samples", "flow_steps", "prior_components"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < (0 if name == "epochs" else 1):
                 raise ValueError(f"RunConfig: {name} must be a positive integer, got {value!r}")
@@ -80,7 +87,7 @@ class RunConfig:
     def model_fields(self) -> dict:
         """The fields that determine the model's variables (a resumed run must match them)."""
         keys = ("dataset", "latent_dim", "architecture", "hidden", "activation", "likelihood", "flow", "flow_steps",
-                "flow_hidden", "context_dim", "event_shape", "seed")
+                "flow_hidden", "context_dim", "prior", "prior_components", "event_shape", "seed")
         return {k: getattr(self, k) for k in keys}
 
 
@@ -120,10 +127,24 @@ def build_model(config: RunConfig):
     keras.utils.set_random_seed(config.seed)  # same config, same initial weights
     head, flow = _likelihood_head(config), _posterior_flow(config)
     if config.architecture == "mlp":
-        return mlp_vae(config.event_shape, config.latent_dim, config.hidden, config.activation, head=head,
-                       posterior_flow=flow, context_dim=config.context_dim)
-    return conv_vae(config.event_shape, config.latent_dim, config.hidden, head=head, posterior_flow=flow,
-                    context_dim=config.context_dim)
+        vae = mlp_vae(config.event_shape, config.latent_dim, config.hidden, config.activation, head=head,
+                      posterior_flow=flow, context_dim=config.context_dim)
+    else:
+        vae = conv_vae(config.event_shape, config.latent_dim, config.hidden, head=head, posterior_flow=flow,
+                       context_dim=config.context_dim)
+    return _with_prior(vae, config)
+
+
+def _with_prior(vae, config: RunConfig):
+    """Swap the standard-normal prior for the config's mixture prior. VampPrior pseudo-inputs start
+    as ``N(0.05, 0.01^2)`` pixels, as in Tomczak & Welling's code, so no data is needed to build it."""
+    if config.prior == "mog":
+        vae.prior = mixture_of_gaussians(config.latent_dim, config.prior_components, seed=config.seed)
+    elif config.prior == "vamp":
+        rng = np.random.default_rng(config.seed)
+        init = 0.05 + 0.01 * rng.standard_normal((config.prior_components, *config.event_shape))
+        vae.prior = vamp_prior(vae.encoder, init.astype(np.float32))
+    return vae
 
 
 def build_objective(config: RunConfig, steps_per_epoch: int):
