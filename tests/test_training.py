@@ -114,6 +114,25 @@ def test_early_stopping_and_callbacks(tmp_path):
     assert state.epoch == 2 and seen == [1, 2]
 
 
+def test_validation_freq_evaluates_every_nth_and_last_epoch_and_callbacks_skip_the_rest(tmp_path):
+    images = _binary_images()
+    vae = tfpvae.mlp_vae((16,), latent_dim=2, hidden=(8,))
+    valid = make_dataset(images, batch_size=64, shuffle=False, flatten=True)
+    stopper = EarlyStopping("validation/loss", patience=2, min_delta=1e9)
+    state = fit(vae, tfpvae.ELBO(), make_dataset(images, batch_size=16, flatten=True), epochs=7,
+                validation_data={"validation": valid}, validation_freq=3,
+                callbacks=[Checkpoint(tmp_path), stopper])
+    assert [h["validated"] for h in state.history] == [False, False, True, False, False, True, True]
+    assert [h["epoch"] for h in state.history if "validation" in h] == [3, 6, 7]
+    validated = [h for h in state.history if h["validated"]]
+    best = json.loads((tmp_path / "best.json").read_text())
+    assert best["epoch"] == min(validated, key=lambda h: h["validation"]["loss"])["epoch"]
+    # patience counts validated epochs: 6 and 7 did not improve on 3 (counting every epoch would stop at 5)
+    assert stopper.wait == 2 and state.stop_training and state.epoch == 7
+    with pytest.raises(ValueError, match="fit: validation_freq must be a positive integer"):
+        fit(vae, tfpvae.ELBO(), valid, epochs=1, validation_freq=0)
+
+
 def test_nan_loss_stops_with_clear_error(tmp_path):
     class Exploding:
         def __call__(self, model, x, *, seed, step):

@@ -24,8 +24,11 @@ class Callback:
     def on_train_end(self, state) -> None: ...
 
 
-def monitored_value(logs: dict, monitor: str) -> float:
-    """``logs["validation"]["loss"]`` for ``monitor="validation/loss"``; a clear error if absent."""
+def monitored_value(logs: dict, monitor: str) -> float | None:
+    """``logs["validation"]["loss"]`` for ``monitor="validation/loss"``; ``None`` on an epoch that
+    skipped validation (``fit(validation_freq=...)``); a clear error if absent otherwise."""
+    if logs.get("validated") is False and monitor.split("/")[0] not in logs:
+        return None
     node = logs
     for part in monitor.split("/"):
         if not isinstance(node, dict) or part not in node:
@@ -69,7 +72,8 @@ class ProgressBar(Callback):
 
 
 class EarlyStopping(Callback):
-    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs."""
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs (counting only
+    the epochs that evaluated it)."""
 
     def __init__(self, monitor: str = "validation/loss", patience: int = 5, mode: str = "min", min_delta: float = 0.0):
         if mode not in ("min", "max"):
@@ -83,6 +87,8 @@ class EarlyStopping(Callback):
 
     def _update(self, logs) -> None:
         value = monitored_value(logs, self.monitor)
+        if value is None:
+            return
         better = value < self.best - self.min_delta if self.mode == "min" else value > self.best + self.min_delta
         self.best, self.wait = (value, 0) if better else (self.best, self.wait + 1)
 

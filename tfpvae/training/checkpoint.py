@@ -62,8 +62,8 @@ class Checkpoint(Callback):
         if state.epoch % self.every == 0 or state.stop_training or state.epoch == state.epochs:
             self._latest.save(checkpoint_number=state.epoch)
             atomic_write_json(self.directory / "history.json", state.history)
-        if self.monitor is not None:
-            value = monitored_value(logs, self.monitor)
+        value = None if self.monitor is None else monitored_value(logs, self.monitor)
+        if value is not None:
             improved = value < self.best_value if self.mode == "min" else value > self.best_value
             if improved or math.isnan(self.best_value):
                 self.best_value = value

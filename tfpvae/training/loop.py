@@ -11,6 +11,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from tfpvae._validation import positive_int
 from tfpvae.training.step import Totals, make_evaluate, make_train_loop, make_train_step
 from tfpvae.training.variables import trainable_variables
 
@@ -49,7 +50,7 @@ def _first_batch(data: DataArg):
 
 def fit(model, objective, train_data: DataArg, *, epochs: int, optimizer: keras.optimizers.Optimizer | None = None,
         validation_data: DataArg | None = None, callbacks: Sequence = (), seed: int = 0, jit_compile: bool = False,
-        variables: Sequence | None = None, steps_per_execution: int = 50) -> TrainingState:
+        variables: Sequence | None = None, steps_per_execution: int = 50, validation_freq: int = 1) -> TrainingState:
     """Train ``model`` by minimising ``objective`` for ``epochs`` epochs.
 
     Args:
@@ -62,6 +63,9 @@ def fit(model, objective, train_data: DataArg, *, epochs: int, optimizer: keras.
       validation_data: evaluated after every epoch with fixed seeds; logged under ``"validation"``.
         A dict ``{name: data}`` evaluates several sets, each logged under its name (e.g.
         ``{"validation": valid, "test": test}``: select checkpoints on one, report the other).
+      validation_freq: evaluate ``validation_data`` after every this-many epochs and after epoch
+        ``epochs``; the other epochs' logs have ``"validated": False`` and no validation entries,
+        and the monitoring callbacks (checkpoint, early stopping) skip them.
       callbacks: :class:`tfpvae.training.Callback` instances (progress, checkpoints, early stopping, ...).
       seed: base of every stateless seed of the run.
       jit_compile: compile the step with XLA (fuses the many small ops of a step; see benchmarks/).
@@ -76,7 +80,8 @@ def fit(model, objective, train_data: DataArg, *, epochs: int, optimizer: keras.
     """
     epochs_run = fit_epochs(model, objective, train_data, epochs=epochs, optimizer=optimizer,
                             validation_data=validation_data, callbacks=callbacks, seed=seed, jit_compile=jit_compile,
-                            variables=variables, steps_per_execution=steps_per_execution)
+                            variables=variables, steps_per_execution=steps_per_execution,
+                            validation_freq=validation_freq)
     while True:
         try:
             next(epochs_run)
@@ -87,7 +92,8 @@ def fit(model, objective, train_data: DataArg, *, epochs: int, optimizer: keras.
 def fit_epochs(model, objective, train_data: DataArg, *, epochs: int,
                optimizer: keras.optimizers.Optimizer | None = None, validation_data: DataArg | None = None,
                callbacks: Sequence = (), seed: int = 0, jit_compile: bool = False, variables: Sequence | None = None,
-               steps_per_execution: int = 50) -> Generator[TrainingState, None, TrainingState]:
+               steps_per_execution: int = 50,
+               validation_freq: int = 1) -> Generator[TrainingState, None, TrainingState]:
     """:func:`fit` one epoch at a time: a generator that yields the :class:`TrainingState` after each
     epoch (its callbacks have run) and returns it when training ends.
 
@@ -102,6 +108,7 @@ def fit_epochs(model, objective, train_data: DataArg, *, epochs: int,
     """
     if not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"fit: epochs must be a non-negative int, got {epochs!r}")
+    positive_int(validation_freq, "fit", "validation_freq")
     optimizer = optimizer or keras.optimizers.Adam(1e-3)
     # One eager call builds lazily created layers and names the objective's terms.
     term_names = list(objective(model, _first_batch(train_data), seed=[0, 0], step=0)._fields)
@@ -137,8 +144,10 @@ def fit_epochs(model, objective, train_data: DataArg, *, epochs: int,
         if not math.isfinite(logs["train"]["loss"]):
             raise FloatingPointError(f"fit: the training loss became {logs['train']['loss']} in epoch {state.epoch + 1}; "
                                      "the last checkpoint (if any) holds the last finite state")
-        for name, data in _eval_sets(validation_data).items():
-            logs[name] = evaluate(_dataset_for(data, 0))
+        if validation_data is not None:
+            logs["validated"] = (state.epoch + 1) % validation_freq == 0 or state.epoch + 1 == epochs
+            for name, data in _eval_sets(validation_data if logs["validated"] else None).items():
+                logs[name] = evaluate(_dataset_for(data, 0))
         state.steps_per_epoch = steps
         state.epoch += 1
         state.history.append(logs)
