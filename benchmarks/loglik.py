@@ -29,6 +29,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tfpvae import data as tdata  # noqa: E402
@@ -43,6 +44,9 @@ MODELS = {
     "iaf": dataclasses.replace(BASE, flow="iaf", flow_steps=2, context_dim=50),
     "iwae5": dataclasses.replace(BASE, objective="iwae", num_samples=5),
     "large": dataclasses.replace(BASE, hidden=(500, 500), latent_dim=50, flow="iaf", flow_steps=2, context_dim=50),
+    "iaf_vamp": dataclasses.replace(BASE, flow="iaf", flow_steps=2, context_dim=50, prior="vamp"),
+    "iaf_mog": dataclasses.replace(BASE, flow="iaf", flow_steps=2, context_dim=50, prior="mog"),
+    "iaf_iwae5": dataclasses.replace(BASE, flow="iaf", flow_steps=2, context_dim=50, objective="iwae", num_samples=5),
 }
 PUBLISHED = [
     ("Burda et al. 2015, VAE (k=1), 1 stochastic layer", 88.71, "3280 epochs (3^8 passes schedule)"),
@@ -79,6 +83,12 @@ def main(argv=None):
     p.add_argument("--lr-final", type=float, default=None,
                    help="decay the learning rate exponentially from 1e-3 to this over the budget (or the epochs)")
     p.add_argument("--jit", action="store_true", help="compile the train steps with XLA")
+    p.add_argument("--validation-freq", type=int, default=1,
+                   help="evaluate validation and test ELBO every this-many epochs (and after the last)")
+    p.add_argument("--train-on-validation", action="store_true",
+                   help="train on the 60,000 training + validation images and evaluate the final epoch "
+                        "(no model selection), instead of training on 50,000 and keeping the best validation epoch")
+    p.add_argument("--threads", type=int, default=0, help="TensorFlow intra-op threads (0: all cores)")
     p.add_argument("--data-dir", default=str(HERE.parent.parent / "shared" / "data"))
     p.add_argument("--output", default=str(HERE / "results" / "loglik.json"))
     p.add_argument("--plot", metavar="JSON", help="only draw the training curves of an existing results file")
@@ -86,8 +96,12 @@ def main(argv=None):
     if args.plot:
         print(plot_curves(args.plot))
         return 0
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     arrays = tdata.load_arrays("binarized_mnist", args.data_dir)
-    train = lambda e: tdata.make_dataset(arrays.train, batch_size=100, seed=0, epoch=e, flatten=True)
+    train_images = np.concatenate([arrays.train, arrays.valid]) if args.train_on_validation else arrays.train
+    train = lambda e: tdata.make_dataset(train_images, batch_size=100, seed=0, epoch=e, flatten=True)
     valid = tdata.make_dataset(arrays.valid, batch_size=1000, shuffle=False, flatten=True)
     test = tdata.make_dataset(arrays.test[:args.test_examples], batch_size=100, shuffle=False, flatten=True)
     test_elbo = tdata.make_dataset(arrays.test, batch_size=1000, shuffle=False, flatten=True)
@@ -102,23 +116,30 @@ def main(argv=None):
         if args.lr_final:
             callbacks.append(DecayOverBudget(1e-3, args.lr_final, time_limit))
         with tempfile.TemporaryDirectory() as ckpt_dir:  # best epoch on validation, evaluated below
-            callbacks.append(Checkpoint(ckpt_dir, monitor="validation/loss", max_to_keep=1))
+            if not args.train_on_validation:
+                # only the best weights matter here: no per-epoch 'latest' saves (a run of thousands of
+                # short epochs would spend minutes rewriting them and the growing history.json)
+                callbacks.append(Checkpoint(ckpt_dir, monitor="validation/loss", max_to_keep=1, every=10**9))
+            eval_sets = {"test": test_elbo} if args.train_on_validation else {"validation": valid, "test": test_elbo}
             start = time.perf_counter()
-            state = fit(model, build_objective(config, 500), train, epochs=args.epochs,
-                        optimizer=keras.optimizers.Adam(1e-3), validation_data={"validation": valid, "test": test_elbo},
-                        seed=0, jit_compile=args.jit, callbacks=callbacks)
+            state = fit(model, build_objective(config, len(train_images) // 100), train, epochs=args.epochs,
+                        optimizer=keras.optimizers.Adam(1e-3), validation_data=eval_sets,
+                        seed=0, jit_compile=args.jit, callbacks=callbacks, validation_freq=args.validation_freq)
             train_seconds = time.perf_counter() - start
-            best = min(state.history, key=lambda h: h["validation"]["loss"])
-            restore_variables(ckpt_dir, state.variables)
+            if args.train_on_validation:
+                best = state.history[-1]
+            else:
+                best = min((h for h in state.history if "validation" in h), key=lambda h: h["validation"]["loss"])
+                restore_variables(ckpt_dir, state.variables)
         ev = evaluate_dataset(model, test, num_samples=args.num_samples, chunk_size=100, seed=0)
         results[name] = {"config": dataclasses.asdict(config), "epochs": len(state.history), "best_epoch": best["epoch"],
+                         "trained_on": ("train + validation (60,000), final epoch" if args.train_on_validation
+                                        else "train (50,000), best validation epoch"),
                          "minutes_budget": args.minutes, "lr_final": args.lr_final, "xla": args.jit,
                          "train_seconds": train_seconds, "eval_seconds": ev["seconds"], "test_nll": ev["nll"],
                          "test_nll_stderr": ev["nll_stderr"], "num_test_examples": ev["num_examples"],
                          "num_samples": args.num_samples,
-                         "curve": [{"epoch": h["epoch"], "seconds": h["seconds"], "train_elbo": h["train"]["elbo"],
-                                    "validation_elbo": h["validation"]["elbo"], "test_elbo": h["test"]["elbo"],
-                                    "learning_rate": h.get("learning_rate", 1e-3)} for h in state.history]}
+                         "validation_freq": args.validation_freq, "curve": [_curve_point(h) for h in state.history]}
         print(f"{name}: NLL {ev['nll']:.2f} ± {ev['nll_stderr']:.2f} (K={args.num_samples}, {ev['num_examples']} test), "
               f"best epoch {best['epoch']} of {len(state.history)}, train {train_seconds:.0f}s, eval {ev['seconds']:.0f}s",
               file=sys.stderr, flush=True)
@@ -138,6 +159,18 @@ def main(argv=None):
     return 0
 
 
+def _curve_point(logs: dict) -> dict:
+    """An epoch's row of the curve: the ELBO (for IWAE-trained models, the objective's K-sample bound);
+    validation and test values are None on epochs that skipped them."""
+    def bound(name):
+        metrics = logs.get(name)
+        return None if metrics is None else metrics.get("elbo", metrics.get("bound"))
+
+    return {"epoch": logs["epoch"], "seconds": logs["seconds"], "train_elbo": bound("train"),
+            "validation_elbo": bound("validation"), "test_elbo": bound("test"),
+            "learning_rate": logs.get("learning_rate", 1e-3)}
+
+
 def plot_curves(results_json) -> str:
     """Train / validation / test ELBO against training minutes, one panel per model, saved beside the
     JSON as ``<name>_curves.png``; returns the path."""
@@ -150,9 +183,11 @@ def plot_curves(results_json) -> str:
     for ax, (name, r) in zip(axes[0], results.items()):
         minutes = [sum(c["seconds"] for c in r["curve"][:i + 1]) / 60 for i in range(len(r["curve"]))]
         for key in ("train_elbo", "validation_elbo", "test_elbo"):
-            ax.plot(minutes, [c[key] for c in r["curve"]], label=key.replace("_", " "), lw=1)
+            points = [(m, c[key]) for m, c in zip(minutes, r["curve"]) if c.get(key) is not None]
+            if points:
+                ax.plot(*zip(*points), label=key.replace("_", " "), lw=1)
         ax.axhline(-r["test_nll"], color="k", ls="--", lw=1, label=f"-test NLL (K={r['num_samples']}) = {-r['test_nll']:.2f}")
-        values = [c["test_elbo"] for c in r["curve"]]
+        values = [c["test_elbo"] for c in r["curve"] if c["test_elbo"] is not None]
         ax.set_ylim(max(values) - 15, -r["test_nll"] + 2)
         ax.set(title=f"{name}: {r['epochs']} epochs", xlabel="training minutes (epoch time only)", ylabel="nats")
         ax.legend(fontsize=7)
