@@ -53,6 +53,21 @@ def test_train_writes_metrics_pictures_checkpoints_and_resumes(tiny_data, tmp_pa
     assert report["seconds"] > 0 and report["peak_memory_mb"] > 0
 
 
+def test_vamp_prior_run_restores_its_learnt_pseudo_inputs(tiny_data, tmp_path):
+    from tfpvae.app import load_run
+    from tfpvae.runs import build_model
+
+    out = tmp_path / "vamp"
+    assert _train(tiny_data, out, 1, ("--prior", "vamp", "--prior-components", "6", "--flow", "iaf")) == 0
+    config, trained = load_run(out, "latest")
+    assert config.prior == "vamp" and config.prior_components == 6
+    fresh = build_model(config)
+    assert not np.allclose(fresh.prior.pseudo_inputs.numpy(), trained.prior.pseudo_inputs.numpy())  # learnt and saved
+    assert main(["evaluate", str(out), "--num-samples", "20", "--limit", "10"]) == 0
+    report = json.loads((out / "evaluation.json").read_text())
+    assert np.isfinite(report["test_nll_nats"]) and report["test_nll_nats"] <= -report["test_elbo"] + 1.0
+
+
 def test_resume_refuses_a_different_model(tiny_data, tmp_path, capsys):
     out = tmp_path / "run"
     assert _train(tiny_data, out, 1) == 0
