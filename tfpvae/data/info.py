@@ -15,29 +15,29 @@ __all__ = [
 
 @dataclasses.dataclass(frozen=True)
 class DatasetInfo:
-  """Static facts about one supported dataset.
+    """Static facts about one supported dataset.
 
-  Attributes:
-    name: Our name (also the tensorflow-datasets name).
-    event_shape: Shape of one image, `(H, W, C)`.
-    binary: True if the stored pixels are already {0, 1} (no rescaling).
-    num_classes: Number of label classes, or None when unlabelled.
-    has_valid: True if the dataset ships a fixed validation split.
-    download_url: Base URL tfds downloads the raw files from (used only for
-      the quick reachability check before `tfds.load`).
-  """
+    Attributes:
+      name: Our name (also the tensorflow-datasets name).
+      event_shape: Shape of one image, `(H, W, C)`.
+      binary: True if the stored pixels are already {0, 1} (no rescaling).
+      num_classes: Number of label classes, or None when unlabelled.
+      has_valid: True if the dataset ships a fixed validation split.
+      download_url: Base URL tfds downloads the raw files from (used only for
+        the quick reachability check before `tfds.load`).
+    """
 
-  name: str
-  event_shape: Tuple[int, int, int]
-  binary: bool
-  num_classes: Optional[int]
-  has_valid: bool
-  download_url: str
+    name: str
+    event_shape: Tuple[int, int, int]
+    binary: bool
+    num_classes: Optional[int]
+    has_valid: bool
+    download_url: str
 
-  @property
-  def event_size(self) -> int:
-    """Number of pixels (times channels) per image, e.g. 784 for MNIST."""
-    return int(np.prod(self.event_shape))
+    @property
+    def event_size(self) -> int:
+        """Number of pixels (times channels) per image, e.g. 784 for MNIST."""
+        return int(np.prod(self.event_shape))
 
 
 DATASETS = {
@@ -58,103 +58,103 @@ KNOWN_DATASETS = tuple(DATASETS)
 
 
 def dataset_info(name: str) -> DatasetInfo:
-  """Returns the `DatasetInfo` of `name`; ValueError listing known names."""
-  try:
-    return DATASETS[name]
-  except (KeyError, TypeError):
-    raise ValueError(
-        f"tfpvae.data: unknown dataset {name!r}; expected one of "
-        f"{', '.join(KNOWN_DATASETS)}") from None
+    """Returns the `DatasetInfo` of `name`; ValueError listing known names."""
+    try:
+        return DATASETS[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"tfpvae.data: unknown dataset {name!r}; expected one of "
+            f"{', '.join(KNOWN_DATASETS)}") from None
 
 
 class DataUnavailableError(FileNotFoundError):
-  """No source (local folder, tfds, embedded sample) could provide a dataset.
+    """No source (local folder, tfds, embedded sample) could provide a dataset.
 
-  The message lists the reason each source failed; `reasons` holds them as a
-  list of strings.
-  """
+    The message lists the reason each source failed; `reasons` holds them as a
+    list of strings.
+    """
 
-  def __init__(self, name: str, reasons):
-    self.reasons = list(reasons)
-    lines = "\n".join(f"  - {r}" for r in self.reasons)
-    super().__init__(f"tfpvae.data: could not load {name!r} from any source:"
-                     f"\n{lines}")
+    def __init__(self, name: str, reasons):
+        self.reasons = list(reasons)
+        lines = "\n".join(f"  - {r}" for r in self.reasons)
+        super().__init__(f"tfpvae.data: could not load {name!r} from any source:"
+                         f"\n{lines}")
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class DataArrays:
-  """In-memory dataset in the canonical layout.
+    """In-memory dataset in the canonical layout.
 
-  Images are uint8 arrays of shape [N, H, W, C]: 0..255 intensities, or {0, 1}
-  for `binarized_mnist`. Labels are int64 arrays of shape [N] or None.
+    Images are uint8 arrays of shape [N, H, W, C]: 0..255 intensities, or {0, 1}
+    for `binarized_mnist`. Labels are int64 arrays of shape [N] or None.
 
-  Attributes:
-    name: Dataset name, e.g. "mnist".
-    train: Training images, uint8 [N_train, H, W, C].
-    test: Test images, uint8 [N_test, H, W, C].
-    train_labels: int64 [N_train] or None.
-    test_labels: int64 [N_test] or None.
-    valid: Validation images (binarized_mnist only), else None.
-    source: Where the data came from: "local:<folder>", "tfds:<data dir>" or
-      "embedded sample (3000 train / 1000 test)".
-    event_shape: Shape of one image, (H, W, C).
-  """
+    Attributes:
+      name: Dataset name, e.g. "mnist".
+      train: Training images, uint8 [N_train, H, W, C].
+      test: Test images, uint8 [N_test, H, W, C].
+      train_labels: int64 [N_train] or None.
+      test_labels: int64 [N_test] or None.
+      valid: Validation images (binarized_mnist only), else None.
+      source: Where the data came from: "local:<folder>", "tfds:<data dir>" or
+        "embedded sample (3000 train / 1000 test)".
+      event_shape: Shape of one image, (H, W, C).
+    """
 
-  name: str
-  train: np.ndarray
-  test: np.ndarray
-  train_labels: Optional[np.ndarray] = None
-  test_labels: Optional[np.ndarray] = None
-  valid: Optional[np.ndarray] = None
-  source: str = ""
-  event_shape: Tuple[int, ...] = ()
+    name: str
+    train: np.ndarray
+    test: np.ndarray
+    train_labels: Optional[np.ndarray] = None
+    test_labels: Optional[np.ndarray] = None
+    valid: Optional[np.ndarray] = None
+    source: str = ""
+    event_shape: Tuple[int, ...] = ()
 
-  @property
-  def binary(self) -> bool:
-    """True if the pixels are {0, 1} (binarized_mnist)."""
-    return DATASETS[self.name].binary
+    @property
+    def binary(self) -> bool:
+        """True if the pixels are {0, 1} (binarized_mnist)."""
+        return DATASETS[self.name].binary
 
-  def __repr__(self) -> str:
-    def shp(a):
-      return None if a is None else f"{a.dtype}{list(a.shape)}"
-    return (f"DataArrays(name={self.name!r}, train={shp(self.train)}, "
-            f"test={shp(self.test)}, valid={shp(self.valid)}, "
-            f"labels={self.train_labels is not None}, source={self.source!r})")
+    def __repr__(self) -> str:
+        def shp(a):
+            return None if a is None else f"{a.dtype}{list(a.shape)}"
+        return (f"DataArrays(name={self.name!r}, train={shp(self.train)}, "
+                f"test={shp(self.test)}, valid={shp(self.valid)}, "
+                f"labels={self.train_labels is not None}, source={self.source!r})")
 
 
 def make_arrays(name: str, source: str, train, test, train_labels=None,
                 test_labels=None, valid=None) -> DataArrays:
-  """Builds a `DataArrays`, coercing to the canonical layout and checking it."""
-  info = dataset_info(name)
+    """Builds a `DataArrays`, coercing to the canonical layout and checking it."""
+    info = dataset_info(name)
 
-  def images(a, split):
-    if a is None:
-      return None
-    a = np.asarray(a)
-    if a.dtype == np.bool_:
-      a = a.astype(np.uint8)
-    if a.ndim == 2 and a.shape[1] == info.event_size:
-      a = a.reshape((-1,) + info.event_shape)
-    elif a.ndim == 3 and info.event_shape[-1] == 1:  # [N, H, W] -> [N, H, W, 1]
-      a = a[..., None]
-    if a.dtype != np.uint8 or a.shape[1:] != info.event_shape:
-      raise ValueError(
-          f"tfpvae.data: {name} {split} images from {source} have "
-          f"{a.dtype}{list(a.shape)}, expected uint8[N, "
-          f"{', '.join(map(str, info.event_shape))}]")
-    return np.ascontiguousarray(a)
+    def images(a, split):
+        if a is None:
+            return None
+        a = np.asarray(a)
+        if a.dtype == np.bool_:
+            a = a.astype(np.uint8)
+        if a.ndim == 2 and a.shape[1] == info.event_size:
+            a = a.reshape((-1,) + info.event_shape)
+        elif a.ndim == 3 and info.event_shape[-1] == 1:  # [N, H, W] -> [N, H, W, 1]
+            a = a[..., None]
+        if a.dtype != np.uint8 or a.shape[1:] != info.event_shape:
+            raise ValueError(
+                f"tfpvae.data: {name} {split} images from {source} have "
+                f"{a.dtype}{list(a.shape)}, expected uint8[N, "
+                f"{', '.join(map(str, info.event_shape))}]")
+        return np.ascontiguousarray(a)
 
-  def labels(y, x, split):
-    if y is None:
-      return None
-    y = np.asarray(y).astype(np.int64).reshape(-1)
-    if y.shape[0] != x.shape[0]:
-      raise ValueError(f"tfpvae.data: {name} {split} from {source} has "
-                       f"{x.shape[0]} images but {y.shape[0]} labels")
-    return y
+    def labels(y, x, split):
+        if y is None:
+            return None
+        y = np.asarray(y).astype(np.int64).reshape(-1)
+        if y.shape[0] != x.shape[0]:
+            raise ValueError(f"tfpvae.data: {name} {split} from {source} has "
+                             f"{x.shape[0]} images but {y.shape[0]} labels")
+        return y
 
-  train, test, valid = (images(train, "train"), images(test, "test"),
-                        images(valid, "valid"))
-  return DataArrays(name, train, test, labels(train_labels, train, "train"),
-                    labels(test_labels, test, "test"), valid, source,
-                    info.event_shape)
+    train, test, valid = (images(train, "train"), images(test, "test"),
+                          images(valid, "valid"))
+    return DataArrays(name, train, test, labels(train_labels, train, "train"),
+                      labels(test_labels, test, "test"), valid, source,
+                      info.event_shape)
