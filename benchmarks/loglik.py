@@ -172,8 +172,8 @@ def _curve_point(logs: dict) -> dict:
 
 
 def plot_curves(results_json) -> str:
-    """Train / validation / test ELBO against training minutes, one panel per model, saved beside the
-    JSON as ``<name>_curves.png``; returns the path."""
+    """Train / validation / test ELBO (or IWAE bound) against training minutes, one panel per model,
+    saved beside the JSON as ``<name>_curves.png``; returns the path."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -182,10 +182,12 @@ def plot_curves(results_json) -> str:
     fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 3.6), squeeze=False)
     for ax, (name, r) in zip(axes[0], results.items()):
         minutes = [sum(c["seconds"] for c in r["curve"][:i + 1]) / 60 for i in range(len(r["curve"]))]
+        config = r.get("config", {})
+        bound = (f"IWAE k={config['num_samples']} bound" if config.get("objective") == "iwae" else "ELBO")
         for key in ("train_elbo", "validation_elbo", "test_elbo"):
             points = [(m, c[key]) for m, c in zip(minutes, r["curve"]) if c.get(key) is not None]
             if points:
-                ax.plot(*zip(*points), label=key.replace("_", " "), lw=1)
+                ax.plot(*zip(*points), label=f"{key.split('_')[0]} {bound}", lw=1)
         ax.axhline(-r["test_nll"], color="k", ls="--", lw=1, label=f"-test NLL (K={r['num_samples']}) = {-r['test_nll']:.2f}")
         values = [c["test_elbo"] for c in r["curve"] if c["test_elbo"] is not None]
         ax.set_ylim(max(values) - 15, -r["test_nll"] + 2)
