@@ -88,7 +88,7 @@ def main(argv=None):
     p.add_argument("--train-on-validation", action="store_true",
                    help="train on the 60,000 training + validation images and evaluate the final epoch "
                         "(no model selection), instead of training on 50,000 and keeping the best validation epoch")
-    p.add_argument("--threads", type=int, default=0, help="TensorFlow intra-op threads (0: all cores)")
+    p.add_argument("--threads", type=int, default=0, help="TensorFlow threads, i.e. CPU cores used (0: all)")
     p.add_argument("--data-dir", default=str(HERE.parent.parent / "shared" / "data"))
     p.add_argument("--output", default=str(HERE / "results" / "loglik.json"))
     p.add_argument("--plot", metavar="JSON", help="only draw the training curves of an existing results file")
@@ -135,7 +135,7 @@ def main(argv=None):
         results[name] = {"config": dataclasses.asdict(config), "epochs": len(state.history), "best_epoch": best["epoch"],
                          "trained_on": ("train + validation (60,000), final epoch" if args.train_on_validation
                                         else "train (50,000), best validation epoch"),
-                         "minutes_budget": args.minutes, "lr_final": args.lr_final, "xla": args.jit,
+                         "threads": args.threads or os.cpu_count(), "minutes_budget": args.minutes, "lr_final": args.lr_final, "xla": args.jit,
                          "train_seconds": train_seconds, "eval_seconds": ev["seconds"], "test_nll": ev["nll"],
                          "test_nll_stderr": ev["nll_stderr"], "num_test_examples": ev["num_examples"],
                          "num_samples": args.num_samples,
@@ -153,7 +153,7 @@ def main(argv=None):
     for name, r in results.items():
         print(f"| tfpvae {name} | {r['test_nll']:.2f} ± {r['test_nll_stderr']:.2f} (K={r['num_samples']}, "
               f"{r['num_test_examples']} test images) | {r['epochs']} epochs (best {r['best_epoch']}), "
-              f"{r['train_seconds'] / 60:.1f} min, 2 CPU cores | this repo |")
+              f"{r['train_seconds'] / 60:.1f} min, {r['threads']} CPU core(s) | this repo |")
     for m, v, c in PUBLISHED:
         print(f"| {m} | {v:.2f} | {c} | paper |")
     return 0
