@@ -150,8 +150,7 @@ def vamp_prior(encoder: Callable, pseudo_inputs, *, trainable: bool = True) -> D
         q = getattr(q, "distribution", q)
         return q.mean(), q.stddev(), logits
 
-    loc, _, _ = components()
-    latent_dim = int(loc.shape[-1])
+    latent_dim = getattr(encoder, "latent_dim", None) or int(components()[0].shape[-1])  # no encoder pass if known
     prior = DiagonalNormalMixture(components, latent_dim, num, name="vamp_prior")
     prior.pseudo_inputs = u
     return prior
