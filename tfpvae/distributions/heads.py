@@ -96,25 +96,63 @@ class BernoulliHead(_Head):
         return self._independent(tfd.Bernoulli(logits=logits, dtype=tf.float32))
 
 
-class GaussianHead(_Head):
+class GaussianHead(_Head, tf.Module):
     """Independent Gaussian over real-valued data (the Gaussian-MLP decoder of Kingma & Welling).
 
-    With ``scale="log_var"`` or ``"softplus"`` the network emits mean and raw scale per dimension
-    (``num_params = 2 * prod(event_shape)``); with a float ``scale`` the standard deviation is fixed
-    and only means are emitted, so ``-log p`` is squared error up to constants.
+    Three ways to get the standard deviation ``sigma``:
+
+    - learned per pixel, ``scale="log_var"`` (default) or ``"softplus"``: the network emits mean and
+      raw scale per dimension (``num_params = 2 * prod(event_shape)``), ``sigma`` as in
+      :data:`SCALE_TRANSFORMS` plus ``min_scale``;
+    - fixed, ``scale=<float>``: only means are emitted and ``-log p(x|z) = ||x - mu||^2 / (2 sigma^2)
+      + D log(sigma sqrt(2 pi))``, squared error up to constants;
+    - learned and shared, ``scale="shared"``: only means are emitted; one trainable scalar
+      ``self.log_scale`` (a tracked ``tf.Variable``, so ``tf.train.Checkpoint`` and
+      :func:`tfpvae.training.trainable_variables` both find it) gives ``sigma = exp(log_scale) +
+      min_scale`` for every dimension, initialised at ``sigma = init_scale``.
+
+    The head is a ``tf.Module`` so that the shared variable is part of the model it sits in.
+
+    Example:
+      >>> head = GaussianHead((4,), scale="shared", init_scale=0.5)
+      >>> [v.name for v in head.trainable_variables], head.num_params
+      (['gaussian_log_scale:0'], 4)
+
+    References:
+      Kingma & Welling (2014), Auto-Encoding Variational Bayes, appendix C.2.
     """
 
-    def __init__(self, event_shape: Sequence[int], scale: str | float = "log_var", min_scale: float = 1e-3):
+    def __init__(self, event_shape: Sequence[int], scale: str | float = "log_var", min_scale: float = 1e-3,
+                 init_scale: float = 1.0):
+        tf.Module.__init__(self, name="gaussian_head")
         self.fixed_scale = None if isinstance(scale, str) else float(scale)
         if self.fixed_scale is not None and self.fixed_scale <= 0:
             raise ValueError(f"GaussianHead: a fixed scale must be > 0, got {scale!r}")
-        self.num_params_per_dim = 1 if self.fixed_scale is not None else 2
-        super().__init__(event_shape)
+        self.shared = scale == "shared"
+        self.num_params_per_dim = 1 if (self.fixed_scale is not None or self.shared) else 2
+        _Head.__init__(self, event_shape)
         self.scale, self.min_scale = scale, min_scale
-        self._scale_fn = None if self.fixed_scale is not None else _scale_fn(scale, "GaussianHead")
+        self.log_scale = None
+        self._scale_fn = None
+        if self.shared:
+            if not init_scale > min_scale:
+                raise ValueError(f"GaussianHead: init_scale must exceed min_scale {min_scale}, got {init_scale!r}")
+            self.log_scale = tf.Variable(math.log(init_scale - min_scale), dtype=tf.float32, name="gaussian_log_scale")
+        elif self.fixed_scale is None:
+            if scale not in SCALE_TRANSFORMS:
+                raise ValueError(f"GaussianHead: scale must be one of {sorted(SCALE_TRANSFORMS)}, 'shared' or a "
+                                 f"positive float, got {scale!r}")
+            self._scale_fn = SCALE_TRANSFORMS[scale]
+
+    @property
+    def config(self) -> dict:
+        return {"head": "gaussian", "scale": self.scale, "min_scale": self.min_scale}
 
     def __call__(self, params: tf.Tensor) -> tfd.Distribution:
         parts = self._split(params)
         if self.fixed_scale is not None:
             return self._independent(tfd.Normal(parts[0], self.fixed_scale))
+        if self.shared:
+            sigma = tf.exp(self.log_scale) + self.min_scale
+            return self._independent(tfd.Normal(parts[0], sigma * tf.ones_like(parts[0])))
         return self._independent(tfd.Normal(parts[0], self._scale_fn(parts[1], self.min_scale)))

@@ -3,6 +3,8 @@
 from tfpvae.objectives.elbo import ELBO, ELBOTerms
 from tfpvae.objectives.iwae import IWAE, IWAETerms, log_mean_exp, log_weights
 from tfpvae.objectives.nll import NegativeLogLikelihood, NLLTerms
-from tfpvae.objectives.schedules import as_schedule, constant, linear_warmup
+from tfpvae.objectives.reconstruction import Reconstruction, ReconstructionTerms
+from tfpvae.objectives.schedules import as_schedule, constant, cyclical, linear_warmup
 
-__all__ = ["ELBO", "ELBOTerms", "IWAE", "IWAETerms", "log_mean_exp", "log_weights", "NegativeLogLikelihood", "NLLTerms", "constant", "linear_warmup", "as_schedule"]
+__all__ = ["ELBO", "ELBOTerms", "IWAE", "IWAETerms", "log_mean_exp", "log_weights", "NegativeLogLikelihood", "NLLTerms", "constant", "linear_warmup", "as_schedule",
+           "Reconstruction", "ReconstructionTerms", "cyclical"]
