@@ -90,3 +90,88 @@ def test_conv_vae_and_gaussian_decoder():
     assert q.event_shape == (2,)
     with pytest.raises(ValueError, match="divisible"):
         conv_vae((10, 10, 1), latent_dim=2, filters=(4, 8))
+
+
+# ---------------------------------------------------------------- gallery models (issue 11)
+
+def tutorial_cvae_networks(latent_dim=2):
+    """The TF CVAE tutorial's two Sequentials, written as the tutorial writes them."""
+    import keras
+
+    encoder = keras.Sequential([
+        keras.Input((28, 28, 1)),
+        keras.layers.Conv2D(filters=32, kernel_size=3, strides=(2, 2), activation="relu"),
+        keras.layers.Conv2D(filters=64, kernel_size=3, strides=(2, 2), activation="relu"),
+        keras.layers.Flatten(),
+        keras.layers.Dense(latent_dim + latent_dim)])
+    decoder = keras.Sequential([
+        keras.Input((latent_dim,)),
+        keras.layers.Dense(units=7 * 7 * 32, activation="relu"),
+        keras.layers.Reshape(target_shape=(7, 7, 32)),
+        keras.layers.Conv2DTranspose(filters=64, kernel_size=3, strides=2, padding="same", activation="relu"),
+        keras.layers.Conv2DTranspose(filters=32, kernel_size=3, strides=2, padding="same", activation="relu"),
+        keras.layers.Conv2DTranspose(filters=1, kernel_size=3, strides=1, padding="same")])
+    return encoder, decoder
+
+
+@pytest.mark.parametrize("latent_dim", [2, 50])
+def test_cvae_tutorial_matches_the_tutorial_model(latent_dim):
+    from tfpvae.models import cvae_tutorial
+
+    vae = cvae_tutorial(latent_dim)
+    encoder, decoder = tutorial_cvae_networks(latent_dim)
+    count = lambda vs: sum(int(np.prod(v.shape)) for v in vs)
+    assert count(vae.trainable_variables) == count(encoder.trainable_weights) + count(decoder.trainable_weights)
+    if latent_dim == 2:
+        assert count(vae.trainable_variables) == 69_989
+    ours = [tuple(w.shape) for w in vae.encoder.network.trainable_weights + vae.decoder.network.trainable_weights]
+    assert ours == [tuple(w.shape) for w in encoder.trainable_weights + decoder.trainable_weights]
+    # same weights -> same logits and the tutorial's log-variance reading of the encoder output
+    for src, dst in zip(encoder.trainable_weights + decoder.trainable_weights,
+                        vae.encoder.network.trainable_weights + vae.decoder.network.trainable_weights):
+        dst.assign(src)
+    x = tf.constant(np.random.default_rng(0).uniform(size=(3, 28, 28, 1)) > 0.5, tf.float32)
+    z = tf.constant(np.random.default_rng(1).normal(size=(3, latent_dim)), tf.float32)
+    np.testing.assert_allclose(vae.decode(z).distribution.logits, decoder(z), rtol=1e-5, atol=1e-5)
+    raw = encoder(x).numpy().reshape(3, latent_dim, 2)  # our head reads (mean, logvar) interleaved
+    q = vae.encode(x)
+    np.testing.assert_allclose(q.mean(), raw[..., 0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(q.stddev(), np.exp(0.5 * raw[..., 1]), rtol=1e-5)
+
+
+def test_conv_face_vae_shapes_and_heads():
+    from tfpvae.models import conv_face_vae
+
+    vae = conv_face_vae(latent_dim=16)
+    x = tf.fill([2, 64, 64, 3], 128.0 / 255.0)
+    assert vae.encode(x).event_shape == (16,)
+    p = vae.decode(tf.zeros([2, 16]))
+    assert p.event_shape == (64, 64, 3) and np.isfinite(p.log_prob(x)).all()
+    conv_strides = [l.strides for l in vae.encoder.network.layers if isinstance(l, tf.keras.layers.Conv2D)]
+    assert conv_strides == [(2, 2)] * 4
+    gauss = conv_face_vae(latent_dim=8, head=D.GaussianHead((64, 64, 3), scale="shared"))
+    assert gauss.decode(tf.zeros([1, 8])).event_shape == (64, 64, 3)
+
+
+def test_gaussian_head_variants():
+    mean = tf.constant([[0.0, 1.0], [2.0, -1.0]])
+    x = tf.constant([[0.5, 1.0], [2.0, 0.0]])
+    shared = D.GaussianHead((2,), scale="shared", init_scale=2.0, min_scale=0.0)
+    assert shared.num_params == 2 and [v.name for v in shared.trainable_variables] == ["gaussian_log_scale:0"]
+    expected = -0.5 * tf.reduce_sum((x - mean) ** 2, -1) / 4.0 - 2 * np.log(2.0 * np.sqrt(2 * np.pi))
+    np.testing.assert_allclose(shared(mean).log_prob(x), expected, rtol=1e-5)
+    per_pixel = D.GaussianHead((2,), scale="softplus", min_scale=0.0)
+    assert per_pixel.num_params == 4 and not per_pixel.trainable_variables
+    np.testing.assert_allclose(per_pixel(tf.constant([[0.0, 0.0, 0.0, 1.0]])).stddev(), [np.log1p(np.exp([0.0, 1.0]))], rtol=1e-5)
+    with pytest.raises(ValueError, match="GaussianHead: scale must be one of .*'shared' or a positive float"):
+        D.GaussianHead((2,), scale="learned")
+    vae = mlp_vae((2,), latent_dim=1, hidden=(3,), head=shared)  # the decoder's shared scale is a model parameter
+    assert any(v is shared.log_scale for v in vae.trainable_variables)
+
+
+def test_conv_vae_nearest_upsampling():
+    vae = conv_vae((8, 8, 1), latent_dim=2, filters=(4, 8), upsampling="nearest")
+    layers = vae.decoder.network.layers
+    assert any(isinstance(l, tf.keras.layers.UpSampling2D) for l in layers)
+    assert not any(isinstance(l, tf.keras.layers.Conv2DTranspose) for l in layers)
+    assert vae.decode(tf.zeros([3, 2])).event_shape == (8, 8, 1)
