@@ -25,10 +25,14 @@ class ClippedValuesWarning(UserWarning):
 
 
 def new_figure(figsize: tuple[float, float], dpi: int = 100):
-    """A ``Figure`` of ``figsize`` inches at ``dpi`` (pixel size ``round(figsize * dpi)``)."""
+    """A ``Figure`` of ``figsize`` inches at ``dpi`` (pixel size ``round(figsize * dpi)``) on its own
+    Agg canvas (``fig.canvas.draw()`` and ``get_renderer()`` work without pyplot)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    return Figure(figsize=figsize, dpi=dpi)
+    fig = Figure(figsize=figsize, dpi=dpi)
+    FigureCanvasAgg(fig)
+    return fig
 
 
 def pixel_size(fig) -> tuple[int, int]:

@@ -1,0 +1,203 @@
+"""Plots: value ranges and clipping (never silently black), pixel sizes of every plot kind, the
+manifold/traversal layouts, curves from logs, and one GIF frame per epoch of a real fit."""
+
+import os
+import warnings
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_probability as tfp
+from PIL import Image
+
+import tfpvae
+from tfpvae import plotting as P
+from tfpvae.data import make_dataset
+
+tfd = tfp.distributions
+
+
+class GaussianImageDecoder(tf.Module):
+    """p(x|z) = N(0.5 + 0.6 tanh(z W), 0.1): 8x8 images whose means span about [-0.1, 1.1]."""
+
+    def __init__(self, latent_dim=2):
+        self.W = tf.constant(np.random.default_rng(0).normal(size=(latent_dim, 64)) * 3, tf.float32)
+        self.event_shape = tf.TensorShape([8, 8, 1])
+
+    def __call__(self, z):
+        loc = 0.5 + 0.6 * tf.tanh(tf.matmul(z, self.W))
+        return tfd.Independent(tfd.Normal(tf.reshape(loc, [-1, 8, 8, 1]), 0.1), 3)
+
+
+class CodeDecoder(tf.Module):
+    """The 'image' of z is [[Phi(z1), Phi(z2)], [0, 1]]: pixels reveal which latent was decoded."""
+
+    event_shape = tf.TensorShape([2, 2, 1])
+
+    def __call__(self, z):
+        u = tfd.Normal(0.0, 1.0).cdf(z)
+        img = tf.concat([u, tf.zeros_like(u[:, :1]), tf.ones_like(u[:, :1])], 1)
+        return tfd.Independent(tfd.Deterministic(tf.reshape(img, [-1, 2, 2, 1])), 3)
+
+
+class IdentityEncoder(tf.Module):
+    """q(z|x) = N(first two values of x, I)."""
+
+    def __call__(self, x):
+        return tfd.MultivariateNormalDiag(tf.reshape(x, [tf.shape(x)[0], -1])[:, :2], tf.ones([2]))
+
+
+def _image_of(fig):
+    return np.asarray(fig.axes[0].images[0].get_array())
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return tfpvae.mlp_vae((64,), latent_dim=2, hidden=(8,))
+
+
+@pytest.fixture(scope="module")
+def x64():
+    return (np.random.default_rng(1).random((12, 64)) < 0.4).astype(np.float32)
+
+
+def test_unit_range_is_drawn_as_is_and_8bit_is_divided_by_255():
+    x = np.random.default_rng(0).random((4, 3, 3)).astype(np.float32)
+    grid = P.image_grid(x, ncols=2, value_range=(0, 1))
+    np.testing.assert_allclose(grid[:3, :3], x[0]), np.testing.assert_allclose(grid[4:, 4:], x[3])
+    assert np.all(grid[3, :] == 1.0)  # white gap
+    u8 = (x * 255).astype(np.uint8)
+    np.testing.assert_allclose(P.image_grid(u8, ncols=2, value_range=(0, 255))[:3, :3], u8[0] / 255.0, atol=1e-6)
+
+
+def test_values_outside_the_range_are_clipped_with_a_warning_not_rescaled():
+    x = np.full((4, 3, 3), 0.5, np.float32)
+    x[0, 0, 0] = 1.02  # the old code divided the whole grid by 255 here: all black
+    with pytest.warns(P.ClippedValuesWarning, match="1 of 36 values"):
+        grid = P.image_grid(x, ncols=2)
+    assert grid[0, 0] == 1.0 and grid[0, 1] == pytest.approx(0.5)
+    with pytest.warns(P.ClippedValuesWarning):
+        fig = P.grid_figure(x, 2, title="samples")
+    assert "clipped" in fig._suptitle.get_text() and fig._suptitle.get_text().startswith("samples")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert "clipped" not in (P.grid_figure(np.clip(x, 0, 1), 2, title="t")._suptitle.get_text())
+    with pytest.raises(ValueError, match="non-finite"):
+        P.image_grid(np.full((1, 2, 2), np.nan))
+    with pytest.raises(ValueError, match="value_range"):
+        P.image_grid(x, value_range=(1, 0))
+
+
+def test_a_gaussian_decoders_sample_grid_is_not_black(tmp_path):
+    vae = tfpvae.VAE(tfpvae.standard_normal(2), IdentityEncoder(), GaussianImageDecoder())
+    means = np.asarray(vae.sample(16, seed=tf.constant([0, 0])).mean())  # what seed=0 means in tfpvae
+    assert means.max() > 1.0 and means.min() < 0.0  # the case that used to turn black
+    with pytest.warns(P.ClippedValuesWarning):
+        fig = P.sample_grid(vae, 16, seed=0, ncols=4, title=None)
+    path = P.save_figure(fig, tmp_path / "g.png")
+    pixels = np.asarray(Image.open(path).convert("L"), np.float32)
+    shown = _image_of(fig)
+    inside = np.clip(means, 0, 1)[:, :, :, 0]
+    assert shown[:8, :8] == pytest.approx(inside[0], abs=1e-6)
+    box = fig.axes[0].images[0].get_window_extent(fig.canvas.get_renderer())  # the grid's pixels in the PNG
+    h = pixels.shape[0]
+    drawn = pixels[int(round(h - box.y1)):int(round(h - box.y0)), int(round(box.x0)):int(round(box.x1))]
+    assert drawn.mean() / 255 == pytest.approx(shown.mean(), abs=0.03)  # mid grey as the means are, not black
+    assert 0.4 < shown.mean() < 0.7 and drawn.std() > 40
+
+
+KINDS = {
+    "samples": lambda m, x: P.sample_grid(m, 9, seed=0, figsize=(4, 3), dpi=50),
+    "reconstructions": lambda m, x: P.reconstruction_figure(m, x[:6], figsize=(4, 3), dpi=50),
+    "scatter": lambda m, x: P.latent_scatter(m, x, np.arange(len(x)) % 3, figsize=(4, 3), dpi=50),
+    "manifold": lambda m, x: P.latent_manifold(m, num=4, figsize=(4, 3), dpi=50),
+    "traversal": lambda m, x: P.traversal(m, x[:2], 0, figsize=(4, 3), dpi=50),
+    "interpolation": lambda m, x: P.interpolation(m, x[:2], x[2:4], num=5, figsize=(4, 3), dpi=50),
+    "attributes": lambda m, x: P.attribute_strips(m, x[:2], [[1.0, 0.0]], k=2, num=5, figsize=(4, 3), dpi=50),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_every_plot_kind_writes_a_png_of_the_requested_pixel_size(kind, tiny, x64, tmp_path):
+    fig = KINDS[kind](tiny, x64)
+    path = P.save_figure(fig, tmp_path / "nested" / f"{kind}.png")
+    assert Image.open(path).size == (200, 150) == P.pixel_size(fig)
+    assert [p.name for p in path.parent.iterdir()] == [f"{kind}.png"]  # no temporary file left
+
+
+def test_default_sizes_follow_the_content(tiny, x64, tmp_path):
+    fig = P.sample_grid(tiny, 20, seed=0, ncols=10, title=None, dpi=100)
+    assert Image.open(P.save_figure(fig, tmp_path / "s.png")).size == P.pixel_size(fig) == (89 * 3 + 5, 100)
+    # 10 x 2 tiles of 8 px with 1 px gaps: 89 x 17 px at 3 screen px each + 0.05 in margin; 1 in minimum height
+    curves = P.training_curves({"epochs": [{"epoch": 1, "train": {"elbo": -3.0, "kl": 1.0}}]}, dpi=80)
+    assert Image.open(P.save_figure(curves, tmp_path / "c.png")).size == (round(2 * 3.4 * 80), round(2.6 * 80))
+
+
+def test_manifold_decodes_the_inverse_cdf_grid_top_row_high_z2():
+    vae = tfpvae.VAE(tfpvae.standard_normal(2), IdentityEncoder(), CodeDecoder())
+    img = _image_of(P.latent_manifold(vae, num=3, quantile_range=(0.1, 0.9)))
+    tiles = [[img[r * 3:r * 3 + 2, c * 3:c * 3 + 2] for c in range(3)] for r in range(3)]
+    u = [0.1, 0.5, 0.9]
+    for r in range(3):
+        for c in range(3):
+            assert tiles[r][c][0, 0] == pytest.approx(u[c], abs=1e-5)  # Phi(z1) runs left to right
+            assert tiles[r][c][0, 1] == pytest.approx(u[2 - r], abs=1e-5)  # Phi(z2) runs top to bottom
+    with pytest.raises(ValueError, match="latent_dim is 3"):
+        P.latent_manifold(tfpvae.mlp_vae((64,), latent_dim=3, hidden=(4,)))
+
+
+def test_traversal_rows_are_examples_and_columns_set_one_dimension():
+    vae = tfpvae.VAE(tfpvae.standard_normal(2), IdentityEncoder(), CodeDecoder())
+    x = np.array([[0.3, -1.0], [1.5, 0.7]], np.float32)
+    images = np.concatenate([x, np.zeros_like(x)], 1).reshape(2, 2, 2, 1)  # the encoder reads z from pixels
+    img = _image_of(P.traversal(vae, images, 1, values=[-1.0, 0.0, 2.0]))
+    phi = tfd.Normal(0.0, 1.0).cdf
+    for r in range(2):
+        for c, v in enumerate([-1.0, 0.0, 2.0]):
+            tile = img[r * 3:r * 3 + 2, c * 3:c * 3 + 2]
+            assert tile[0, 0] == pytest.approx(float(phi(x[r, 0])), abs=1e-5)  # the example's own z1
+            assert tile[0, 1] == pytest.approx(float(phi(v)), abs=1e-5)  # z2 set to the column's value
+
+
+def test_scatter_states_the_pca_projection_for_larger_latents(x64):
+    model = tfpvae.mlp_vae((64,), latent_dim=4, hidden=(8,))
+    fig = P.latent_scatter(model, x64, np.arange(len(x64)) % 2)
+    ax = fig.axes[0]
+    assert "PCA" in ax.get_title() and ax.get_xlabel().startswith("PC1")
+    z = np.random.default_rng(0).normal(size=(200, 3)) * [3.0, 1.0, 0.1]
+    proj, ratio = P.latent_plots.pca_2d(z)
+    assert ratio[0] > ratio[1] and ratio.sum() == pytest.approx(1 - 0.01 / 10.01, abs=0.01)
+    np.testing.assert_allclose(np.var(proj, 0).sum() / np.var(z, 0).sum(), ratio.sum(), rtol=1e-6)
+
+
+def test_training_curves_plot_the_logged_values_per_split():
+    epochs = [{"epoch": e, "train": {"loss": 5 - e, "elbo": -5.0 + e, "log_likelihood": -4.0 + e, "kl": 1.0},
+               "validation": {"elbo": -5.5 + e}, "active_units": 2 + e, "beta": 0.5 * e} for e in (1, 2, 3)]
+    fig = P.training_curves({"epochs": epochs})
+    titles = [ax.get_title() for ax in fig.axes]
+    assert len(titles) == 5 and "active units" in titles and "KL weight beta" in titles
+    bound = fig.axes[0]
+    lines = {line.get_label(): line.get_ydata().tolist() for line in bound.lines}
+    assert lines == {"train": [-4.0, -3.0, -2.0], "validation": [-4.5, -3.5, -2.5]}
+    with pytest.raises(ValueError, match="no known quantity"):
+        P.training_curves({"epochs": [{"epoch": 1, "train": {"loss": 1.0}}]})
+
+
+def test_epoch_images_give_one_gif_frame_per_epoch_even_when_resumed(tmp_path):
+    images = (np.random.default_rng(0).random((64, 8, 8, 1)) < 0.3).astype(np.uint8)
+    model = tfpvae.mlp_vae((64,), latent_dim=2, hidden=(8,))
+    data = lambda epoch: make_dataset(images, batch_size=32, epoch=epoch, flatten=True)  # noqa: E731
+    frames = tmp_path / "frames"
+    cb = P.EpochImages(frames, model.prior.sample(4, seed=[0, 1]), model, gif_path=tmp_path / "train.gif")
+    ckpt = tfpvae.training.Checkpoint(tmp_path / "ckpt", monitor="train/loss")
+    tfpvae.fit(model, tfpvae.ELBO(), data, epochs=2, callbacks=[ckpt, cb], seed=0)
+    assert [p.name for p in P.frame_paths(frames)] == ["epoch_0001.png", "epoch_0002.png"]
+    cb.on_epoch_end(None, {"epoch": 2})  # an epoch written twice (resume) replaces its frame
+    ckpt = tfpvae.training.Checkpoint(tmp_path / "ckpt", monitor="train/loss")
+    tfpvae.fit(model, tfpvae.ELBO(), data, epochs=3, callbacks=[ckpt, cb], seed=0)  # resumes at epoch 3
+    assert len(P.frame_paths(frames)) == 3
+    with Image.open(tmp_path / "train.gif") as gif:
+        assert gif.n_frames == 3 and gif.size == Image.open(frames / "epoch_0001.png").size
+    assert not [n for n in os.listdir(frames) if n.startswith(".")]  # atomic writes left no temp files
+    with pytest.raises(ValueError, match="no epoch_N.png"):
+        P.make_gif(tmp_path / "ckpt", tmp_path / "x.gif")
