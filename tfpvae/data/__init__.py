@@ -23,3 +23,8 @@ __all__ = [
     "DatasetInfo", "EmbeddedSampleWarning", "KNOWN_DATASETS", "dataset_info",
     "load_arrays", "make_dataset",
 ]
+
+from tfpvae.data.tabular import (UCI_DATASETS, Standardizer, TabularSplit, load_uci,  # noqa: E402
+                                  make_tabular_dataset, uci_num_splits, uci_path)
+__all__ += ["UCI_DATASETS", "Standardizer", "TabularSplit", "load_uci", "make_tabular_dataset", "uci_num_splits",
+            "uci_path"]

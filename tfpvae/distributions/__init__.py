@@ -8,3 +8,7 @@ from tfpvae.distributions.priors import learnable_normal, standard_normal
 
 __all__ = ["ContinuousBernoulliHead", "DiscretizedLogistic", "DiscretizedLogisticHead", "BernoulliHead", "DiagonalNormalHead", "GaussianHead", "SCALE_TRANSFORMS", "learnable_normal", "standard_normal",
            "DiagonalNormalMixture", "mixture_of_gaussians", "vamp_prior"]
+
+from tfpvae.distributions.regression import (CategoricalHead, HeteroscedasticNormalHead,  # noqa: E402
+                                             LearnedScaleNormalHead, NormalHead)
+__all__ += ["NormalHead", "LearnedScaleNormalHead", "HeteroscedasticNormalHead", "CategoricalHead"]

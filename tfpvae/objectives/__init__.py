@@ -8,3 +8,6 @@ from tfpvae.objectives.schedules import as_schedule, constant, cyclical, linear_
 
 __all__ = ["ELBO", "ELBOTerms", "IWAE", "IWAETerms", "log_mean_exp", "log_weights", "NegativeLogLikelihood", "NLLTerms", "constant", "linear_warmup", "as_schedule",
            "Reconstruction", "ReconstructionTerms", "cyclical"]
+
+from tfpvae.objectives.bayes import BayesianELBO, BayesianELBOTerms  # noqa: E402
+__all__ += ["BayesianELBO", "BayesianELBOTerms"]

@@ -12,3 +12,6 @@ __all__ = ["image_grid", "save_image_grid", "save_reconstructions", "grid_figure
            "reconstruction_figure", "latent_scatter", "latent_manifold", "traversal", "interpolation",
            "attribute_strips", "training_curves", "EpochImages", "make_gif", "frame_paths", "save_figure",
            "pixel_size", "to_display", "ClippedValuesWarning"]
+
+from tfpvae.plotting.reliability import reliability_diagram, save_reliability_diagram  # noqa: E402
+__all__ += ["reliability_diagram", "save_reliability_diagram"]
