@@ -43,7 +43,7 @@ import tensorflow as tf  # noqa: E402
 from tfpvae import data as tdata  # noqa: E402
 from tfpvae.evaluation import evaluate_dataset  # noqa: E402
 from tfpvae.runs import RunConfig, build_model, build_objective  # noqa: E402
-from tfpvae.training import Callback, Checkpoint, TimeLimit, fit, restore_variables  # noqa: E402
+from tfpvae.training import Callback, Checkpoint, TimeLimit, fit, restore_model  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 BASE = RunConfig(event_shape=(784,))
@@ -138,7 +138,7 @@ def main(argv=None):
                 best = state.history[-1]
             else:
                 best = min((h for h in state.history if "validation" in h), key=lambda h: h["validation"]["loss"])
-                restore_variables(ckpt_dir, state.variables)
+                restore_model(ckpt_dir, state.model)
         ev = evaluate_dataset(model, test, num_samples=args.num_samples, chunk_size=100, seed=0)
         results[name] = {"config": dataclasses.asdict(config), "epochs": len(state.history), "best_epoch": best["epoch"],
                          "trained_on": ("train + validation (60,000), final epoch" if args.train_on_validation

@@ -19,7 +19,7 @@ from tfpvae import data as tdata
 from tfpvae.plotting import save_image_grid, save_reconstructions
 from tfpvae.objectives import ELBO
 from tfpvae.runs import RunConfig, build_model, build_objective, load_config
-from tfpvae.training import Checkpoint, EarlyStopping, JSONLogger, ProgressBar, fit, restore_variables
+from tfpvae.training import Checkpoint, EarlyStopping, JSONLogger, ProgressBar, fit, restore_model
 from tfpvae.training.io import atomic_write_json
 
 __all__ = ["train", "sample", "reconstruct", "evaluate", "load_run"]
@@ -94,7 +94,7 @@ def load_run(run_dir, checkpoint: str = "best"):
     """(config, model with restored weights, data arrays) of a saved run."""
     config = load_config(run_dir)
     model = build_model(config)
-    restore_variables(Path(run_dir) / "checkpoints", model.trainable_variables, which=checkpoint)
+    restore_model(Path(run_dir) / "checkpoints", model, which=checkpoint)
     return config, model
 
 

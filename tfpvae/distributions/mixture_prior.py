@@ -22,7 +22,7 @@ from tfpvae._validation import check_last_dim, positive_int
 
 tfd = tfp.distributions
 
-__all__ = ["DiagonalNormalMixture", "mixture_of_gaussians", "vamp_prior"]
+__all__ = ["DiagonalNormalMixture", "LearnedComponents", "VampComponents", "mixture_of_gaussians", "vamp_prior"]
 
 
 class DiagonalNormalMixture(tfd.Distribution):
@@ -31,7 +31,9 @@ class DiagonalNormalMixture(tfd.Distribution):
     Args:
       components: ``() -> (loc [K, latent_dim], scale [K, latent_dim], logits [K])``, called each
         time the density is evaluated or sampled (inside a ``tf.function`` that is once per trace
-        call, so trainable parameters get gradients from every step).
+        call, so trainable parameters get gradients from every step). Make it a ``tf.Module``
+        holding its variables as attributes (:class:`LearnedComponents`, :class:`VampComponents`)
+        so they are tracked, trained and checkpointed by name; a closure would hide them.
       latent_dim: the event size.
       num_components: K.
 
@@ -42,7 +44,7 @@ class DiagonalNormalMixture(tfd.Distribution):
     def __init__(self, components: Callable, latent_dim: int, num_components: int, dtype=tf.float32,
                  name: str = "DiagonalNormalMixture"):
         parameters = dict(locals())
-        self._components = components
+        self.components_fn = components  # an attribute, so variables of a tf.Module here are tracked
         self._latent_dim = positive_int(latent_dim, name, "latent_dim")
         self._num_components = positive_int(num_components, name, "num_components")
         super().__init__(dtype=dtype, reparameterization_type=tfd.NOT_REPARAMETERIZED, validate_args=False,
@@ -54,7 +56,7 @@ class DiagonalNormalMixture(tfd.Distribution):
 
     def components(self):
         """``(loc, scale, logits)`` as tensors, checked against ``[K, latent_dim]`` / ``[K]``."""
-        loc, scale, logits = self._components()
+        loc, scale, logits = self.components_fn()
         k, d = self._num_components, self._latent_dim
         for what, t, shape in (("loc", loc, (k, d)), ("scale", scale, (k, d)), ("logits", logits, (k,))):
             if t.shape.rank is not None and tuple(t.shape) != shape and None not in t.shape:
@@ -107,13 +109,7 @@ def mixture_of_gaussians(latent_dim: int, num_components: int = 500, *, seed: in
     """
     positive_int(latent_dim, "mixture_of_gaussians", "latent_dim")
     positive_int(num_components, "mixture_of_gaussians", "num_components")
-    rng = np.random.default_rng(seed)
-    loc = tf.Variable(rng.standard_normal((num_components, latent_dim)).astype(dtype.as_numpy_dtype), name="prior_loc")
-    raw_scale = tf.Variable(tf.fill([num_components, latent_dim], tf.constant(math.log(math.e - 1), dtype)),
-                            name="prior_raw_scale")
-    logits = tf.Variable(tf.zeros([num_components], dtype), name="prior_logits")
-    return DiagonalNormalMixture(lambda: (tf.convert_to_tensor(loc), tf.nn.softplus(raw_scale) + 1e-5,
-                                          tf.convert_to_tensor(logits)),
+    return DiagonalNormalMixture(LearnedComponents(latent_dim, num_components, seed=seed, dtype=dtype),
                                  latent_dim, num_components, dtype, name="mixture_of_gaussians")
 
 
@@ -138,19 +134,45 @@ def vamp_prior(encoder: Callable, pseudo_inputs, *, trainable: bool = True) -> D
       >>> vae.prior.log_prob(tf.zeros([3, 8])).shape
       TensorShape([3])
     """
-    u = tf.convert_to_tensor(pseudo_inputs, tf.float32)
-    if u.shape.rank is None or u.shape.rank < 2 or not u.shape[0]:
-        raise ValueError(f"vamp_prior: pseudo_inputs must be [K, *event_shape] with K >= 1, got shape {u.shape}")
-    u = tf.Variable(u, trainable=trainable, name="pseudo_inputs")
-    num = int(u.shape[0])
-    logits = tf.zeros([num])
-
-    def components():
-        q = encoder(tf.convert_to_tensor(u))
-        q = getattr(q, "distribution", q)
-        return q.mean(), q.stddev(), logits
-
+    components = VampComponents(encoder, pseudo_inputs, trainable=trainable)
     latent_dim = getattr(encoder, "latent_dim", None) or int(components()[0].shape[-1])  # no encoder pass if known
-    prior = DiagonalNormalMixture(components, latent_dim, num, name="vamp_prior")
-    prior.pseudo_inputs = u
+    prior = DiagonalNormalMixture(components, latent_dim, components.num_components, name="vamp_prior")
+    prior.pseudo_inputs = components.pseudo_inputs
     return prior
+
+
+class LearnedComponents(tf.Module):
+    """``K`` trainable diagonal-normal components and mixture logits, held as tracked variables
+    (``loc``, ``raw_scale``, ``logits``: checkpoints name them). Means start as draws from
+    ``N(0, I)``, scales at 1 (``scale = softplus(raw_scale) + 1e-5``), weights equal."""
+
+    def __init__(self, latent_dim: int, num_components: int, *, seed: int = 0, dtype=tf.float32):
+        super().__init__(name="mixture_components")
+        rng = np.random.default_rng(seed)
+        self.loc = tf.Variable(rng.standard_normal((num_components, latent_dim)).astype(dtype.as_numpy_dtype),
+                               name="prior_loc")
+        self.raw_scale = tf.Variable(tf.fill([num_components, latent_dim], tf.constant(math.log(math.e - 1), dtype)),
+                                     name="prior_raw_scale")
+        self.logits = tf.Variable(tf.zeros([num_components], dtype), name="prior_logits")
+
+    def __call__(self):
+        return tf.convert_to_tensor(self.loc), tf.nn.softplus(self.raw_scale) + 1e-5, tf.convert_to_tensor(self.logits)
+
+
+class VampComponents(tf.Module):
+    """The VampPrior's components: the encoder's diagonal normals at the pseudo-inputs ``u``
+    (a tracked variable ``pseudo_inputs``), equal weights."""
+
+    def __init__(self, encoder: Callable, pseudo_inputs, *, trainable: bool = True):
+        super().__init__(name="vamp_components")
+        u = tf.convert_to_tensor(pseudo_inputs, tf.float32)
+        if u.shape.rank is None or u.shape.rank < 2 or not u.shape[0]:
+            raise ValueError(f"vamp_prior: pseudo_inputs must be [K, *event_shape] with K >= 1, got shape {u.shape}")
+        self.encoder = encoder
+        self.pseudo_inputs = tf.Variable(u, trainable=trainable, name="pseudo_inputs")
+        self.num_components = int(u.shape[0])
+
+    def __call__(self):
+        q = self.encoder(tf.convert_to_tensor(self.pseudo_inputs))
+        q = getattr(q, "distribution", q)
+        return q.mean(), q.stddev(), tf.zeros([self.num_components], q.dtype)

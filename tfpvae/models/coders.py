@@ -15,6 +15,13 @@ tfd = tfp.distributions
 __all__ = ["Encoding", "Encoder", "Decoder"]
 
 
+def _float32(out: tf.Tensor) -> tf.Tensor:
+    """Network outputs in float32: under mixed precision the network computes in float16/bfloat16,
+    but heads, log-probabilities and KL terms are computed in float32."""
+    out = tf.convert_to_tensor(out)
+    return tf.cast(out, tf.float32) if out.dtype in (tf.float16, tf.bfloat16) else out
+
+
 class Encoding(NamedTuple):
     """What an encoder with a context returns: ``q(z|x)`` and the context ``h`` ``[batch, context_dim]``
     that conditions a posterior flow (Kingma et al. 2016, fig. 2)."""
@@ -49,7 +56,7 @@ class Encoder(tf.Module):
         return self.head.num_params + self.context_dim
 
     def __call__(self, x: tf.Tensor) -> tfd.Distribution | Encoding:
-        out = self.network(x)
+        out = _float32(self.network(x))
         check_last_dim(out, self.output_dim, "Encoder", "network output (expected head.num_params + context_dim)")
         if not self.context_dim:
             return self.head(out)
@@ -66,6 +73,6 @@ class Decoder(tf.Module):
         self.event_shape = head.event_shape
 
     def __call__(self, z: tf.Tensor) -> tfd.Distribution:
-        out = self.network(z)
+        out = _float32(self.network(z))
         check_last_dim(out, self.head.num_params, "Decoder", "network output (expected head.num_params)")
         return self.head(out)

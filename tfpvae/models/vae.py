@@ -65,8 +65,9 @@ class VAE(tf.Module):
 
     @property
     def trainable_variables(self):
-        """Every trainable variable of prior, encoder, decoder and flow, whichever framework holds it."""
-        return trainable_variables(self.prior, self.encoder, self.decoder, self.posterior_flow)
+        """Every parameter of prior, encoder, decoder and flow that the object graph tracks, whichever
+        framework holds it (:func:`tfpvae.training.trainable_variables`)."""
+        return trainable_variables(self)
 
     def encode(self, x: tf.Tensor) -> tfd.Distribution:
         """``q(z|x)``: batch shape ``[B]``, event ``[latent_dim]``. With a flow this is a

@@ -1,8 +1,11 @@
-"""Checkpoints: resume from the latest epoch, keep the best epoch by a validation metric.
+"""Checkpoints by name: resume from the latest epoch, keep the best epoch by a validation metric.
 
-Model and optimizer variables are saved as flat lists (the collected variables in their stable
-order), so a checkpoint works however the model holds its variables (Keras 3, tf-keras,
-``tf.Module``). The per-epoch history is written beside it, so a resumed run's metrics are whole.
+The model and the optimizer are saved as object graphs (``tf.train.Checkpoint(model=...,
+optimizer=...)``), so every value is keyed by its path (``model/encoder/network/...``,
+``tf.train.list_variables`` shows them): a model built in another order restores correctly, and a
+checkpoint that does not fit the model fails with an error naming what does not match, never a
+silent partial restore. The per-epoch history is written beside it, so a resumed run's metrics are
+whole.
 """
 
 from __future__ import annotations
@@ -11,17 +14,66 @@ import json
 import math
 from pathlib import Path
 
-import keras
 import tensorflow as tf
 
 from tfpvae.training.callbacks import Callback, monitored_value
 from tfpvae.training.io import atomic_write_json
+from tfpvae.training.variables import named_variables
 
-__all__ = ["Checkpoint", "restore_variables"]
+__all__ = ["Checkpoint", "restore_model", "checkpoint_keys"]
 
 
-def _storage(variables) -> list[tf.Variable]:
-    return [v.value if isinstance(v, keras.Variable) else v for v in variables]
+def checkpoint_keys(path) -> list[str]:
+    """The value keys of a checkpoint file prefix (``tf.train.list_variables``), without the suffix."""
+    suffix = "/.ATTRIBUTES/VARIABLE_VALUE"
+    return [name[: -len(suffix)] if name.endswith(suffix) else name
+            for name, _ in tf.train.list_variables(str(path)) if name != "_CHECKPOINTABLE_OBJECT_GRAPH"]
+
+
+def _refuse_positional(path) -> None:
+    keys = checkpoint_keys(path)
+    if any(k.split("/")[1:2] == ["0"] and k.startswith("model/") for k in keys) and not any(
+            k.startswith("model/") and not k.split("/")[1].isdigit() for k in keys):
+        raise ValueError(f"{path} is a positional checkpoint written by tfpvae 0.1 (variables as an unnamed list); "
+                         "this version saves and loads variables by name: retrain, or load it with tfpvae 0.1")
+
+
+def _restore(ckpt: tf.train.Checkpoint, path, what: str) -> None:
+    _refuse_positional(path)
+    status = ckpt.restore(str(path))
+    try:
+        status.assert_existing_objects_matched()
+        status.assert_consumed()
+    except AssertionError as err:
+        raise ValueError(f"{what}: the checkpoint {path} does not match the model (a different architecture, or "
+                         f"layers not built yet): {str(err).splitlines()[0][:400]}") from None
+
+
+def _trackable(model, component: str) -> None:
+    if not isinstance(model, tf.__internal__.tracking.Trackable):
+        raise TypeError(f"{component}: the model must be a tf.Module or a Keras layer/model so that its variables "
+                        f"are saved by name, got {type(model).__name__}")
+
+
+class OptimizerState(tf.Module):
+    """What a checkpoint keeps of an optimizer: its own variables (step counter, learning rate, slots
+    such as Adam's moments), without the model variables a Keras optimizer also tracks (saved under
+    ``optimizer/`` they would shadow the model's named paths with positional ones). Slots follow the
+    order of ``variables`` (the model's object-graph order, by name); that order is saved beside
+    them and checked on restore."""
+
+    def __init__(self, optimizer, variables):
+        super().__init__(name="optimizer_state")
+        self.slots = list(optimizer.variables)
+        self._order_text = " ".join(v.name for v in variables)
+        self.order = tf.Variable(self._order_text, trainable=False, dtype=tf.string)
+
+    def check_order(self, path) -> None:
+        saved = self.order.numpy().decode()
+        if saved != self._order_text:
+            raise ValueError(f"Checkpoint: {path} holds optimizer state for the variables {saved.split()[:6]}..., "
+                             f"but this run trains {self._order_text.split()[:6]}...; the optimizer's moments "
+                             "would be assigned to the wrong variables")
 
 
 class Checkpoint(Callback):
@@ -33,6 +85,7 @@ class Checkpoint(Callback):
       monitor: metric path in the epoch logs, e.g. ``"validation/loss"``; ``None`` keeps no best.
       mode: ``"min"`` or ``"max"`` for ``monitor``.
       max_to_keep: latest checkpoints kept (older ones are deleted by ``tf.train.CheckpointManager``).
+      every: save ``latest`` every this-many epochs (and at the last).
       restore: resume from the latest checkpoint at train begin.
     """
 
@@ -45,14 +98,16 @@ class Checkpoint(Callback):
         self.restored_epoch = 0
 
     def on_train_begin(self, state):
+        _trackable(state.model, "Checkpoint")
         self._epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
-        self._ckpt = tf.train.Checkpoint(model=_storage(state.variables), optimizer=_storage(state.optimizer.variables),
-                                         epoch=self._epoch)
+        self._optimizer_state = OptimizerState(state.optimizer, state.variables)
+        self._ckpt = tf.train.Checkpoint(model=state.model, optimizer=self._optimizer_state, epoch=self._epoch)
         self._latest = tf.train.CheckpointManager(self._ckpt, self.directory / "latest", self.max_to_keep)
         self._best = tf.train.CheckpointManager(self._ckpt, self.directory / "best", 1)
         self.best_value = self._read_best()
         if self.restore and self._latest.latest_checkpoint:
-            self._ckpt.restore(self._latest.latest_checkpoint).assert_consumed()
+            _restore(self._ckpt, self._latest.latest_checkpoint, "Checkpoint")
+            self._optimizer_state.check_order(self._latest.latest_checkpoint)
             state.epoch = self.restored_epoch = int(self._epoch.numpy())
             history = self._read_json("history.json") or []
             state.history[:] = history[:state.epoch]
@@ -81,14 +136,31 @@ class Checkpoint(Callback):
         return math.inf if self.mode == "min" else -math.inf
 
 
-def restore_variables(directory, variables, which: str = "best") -> str:
-    """Load model variables (not optimizer state) from ``directory/which`` (``"best"`` or ``"latest"``,
-    falling back to the other when absent). Returns the checkpoint path used."""
+def restore_model(directory, model, which: str = "best") -> str:
+    """Load a model's variables (not the optimizer state) from ``directory/which`` (``"best"`` or
+    ``"latest"``, falling back to the other when absent), by name. Returns the checkpoint path used.
+
+    Every variable of ``model`` must be in the checkpoint and every model value of the checkpoint
+    must find its variable; otherwise a ``ValueError`` names the mismatch. Build lazy layers first
+    (one call on a batch) so there is something to restore into.
+    """
+    _trackable(model, "restore_model")
     directory = Path(directory)
     order = [which, "latest" if which == "best" else "best"]
     for name in order:
         path = tf.train.latest_checkpoint(directory / name)
         if path:
-            tf.train.Checkpoint(model=_storage(variables)).restore(path).expect_partial().assert_existing_objects_matched()
+            _refuse_positional(path)
+            status = tf.train.Checkpoint(model=model).restore(path).expect_partial()
+            try:
+                status.assert_existing_objects_matched()
+            except AssertionError as err:
+                raise ValueError(f"restore_model: the checkpoint {path} does not match the model: "
+                                 f"{str(err).splitlines()[0][:400]}") from None
+            saved = {k for k in checkpoint_keys(path) if k.startswith("model/")}
+            have = named_variables(model, trainable_only=False)
+            if len(saved) != len(have):
+                raise ValueError(f"restore_model: the checkpoint {path} holds {len(saved)} model values but the model "
+                                 f"has {len(have)} variables (a different architecture?)")
             return path
-    raise FileNotFoundError(f"restore_variables: no checkpoint under {directory}/best or {directory}/latest")
+    raise FileNotFoundError(f"restore_model: no checkpoint under {directory}/best or {directory}/latest")

@@ -1,4 +1,4 @@
-"""The training loop: epochs of compiled steps, validation each epoch, callbacks around it."""
+"""The training loop: epochs of compiled steps under a strategy, validation each epoch, callbacks around it."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ import keras
 import tensorflow as tf
 
 from tfpvae._validation import positive_int
-from tfpvae.training.step import Totals, make_evaluate, make_train_loop, make_train_step
-from tfpvae.training.variables import trainable_variables
+from tfpvae.training.precision import set_precision
+from tfpvae.training.step import NONFINITE_POLICIES, Totals, make_evaluate, make_train_loop, make_train_step
+from tfpvae.training.variables import hidden_variables, trainable_variables
 
 __all__ = ["fit", "fit_epochs", "TrainingState"]
 
@@ -24,7 +25,7 @@ DataArg = tf.data.Dataset | Callable[[int], tf.data.Dataset]
 class TrainingState:
     """What callbacks see and may change. ``epoch`` is the number of completed epochs; set
     ``stop_training = True`` to end after the current epoch. ``history`` holds one dict per epoch:
-    ``{"epoch", "train": {...}, "validation": {...}, "seconds", "examples_per_second"}``."""
+    ``{"epoch", "train": {...}, "validation": {...}, "seconds", "examples_per_second", "skipped_batches"}``."""
 
     model: Any
     objective: Any
@@ -36,6 +37,8 @@ class TrainingState:
     history: list = field(default_factory=list)
     stop_training: bool = False
     steps_per_epoch: int | None = None
+    strategy: tf.distribute.Strategy | None = None
+    precision: str = "float32"
 
 
 def _dataset_for(data: DataArg, epoch: int) -> tf.data.Dataset:
@@ -50,30 +53,46 @@ def _first_batch(data: DataArg):
 
 def fit(model, objective, train_data: DataArg, *, epochs: int, optimizer: keras.optimizers.Optimizer | None = None,
         validation_data: DataArg | None = None, callbacks: Sequence = (), seed: int = 0, jit_compile: bool = False,
-        variables: Sequence | None = None, steps_per_execution: int = 50, validation_freq: int = 1) -> TrainingState:
+        variables: Sequence | None = None, steps_per_execution: int = 50, validation_freq: int = 1,
+        strategy: tf.distribute.Strategy | None = None, precision: str = "float32", nonfinite: str = "stop",
+        clip_norm: float | None = None) -> TrainingState:
     """Train ``model`` by minimising ``objective`` for ``epochs`` epochs.
 
     Args:
       model: anything the objective accepts (a VAE, a regression net with a distribution head, ...).
       objective: callable ``(model, batch, *, seed, step) -> NamedTuple`` with a per-example ``loss``.
-      train_data: a ``tf.data.Dataset``, or ``epoch -> Dataset`` so that shuffling and data noise
-        depend on the epoch alone (a resumed run then sees exactly the data it would have seen).
+      train_data: a ``tf.data.Dataset`` of *global* batches, or ``epoch -> Dataset`` so that
+        shuffling and data noise depend on the epoch alone (a resumed run then sees exactly the
+        data it would have seen).
       epochs: total epochs; a run restored by a checkpoint callback continues to this number.
       optimizer: a Keras 3 optimizer; ``keras.optimizers.Adam(1e-3)`` by default.
       validation_data: evaluated after every epoch with fixed seeds; logged under ``"validation"``.
         A dict ``{name: data}`` evaluates several sets, each logged under its name (e.g.
         ``{"validation": valid, "test": test}``: select checkpoints on one, report the other).
+        A non-finite result stops the run with an error.
       validation_freq: evaluate ``validation_data`` after every this-many epochs and after epoch
         ``epochs``; the other epochs' logs have ``"validated": False`` and no validation entries,
         and the monitoring callbacks (checkpoint, early stopping) skip them.
       callbacks: :class:`tfpvae.training.Callback` instances (progress, checkpoints, early stopping, ...).
-      seed: base of every stateless seed of the run.
+      seed: base of every stateless seed of the run (each replica folds in its id).
       jit_compile: compile the step with XLA (fuses the many small ops of a step; see benchmarks/).
       steps_per_execution: train steps run inside one compiled call (an in-graph loop over the
         data iterator); callbacks' ``on_batch_end`` sees every this-many steps. 1 gives a Python
         call per step, useful for debugging.
-      variables: what to train; by default every trainable variable reachable from the model
-        (:func:`tfpvae.training.trainable_variables`), found after one eager call builds lazy layers.
+      variables: what to train; by default every parameter the model's object graph tracks
+        (:func:`tfpvae.training.trainable_variables`), found after one eager call builds lazy
+        layers. Variables the graph does not track (closures) are refused with their names.
+      strategy: a ``tf.distribute.Strategy`` (default: the current one). Build the model inside
+        ``strategy.scope()``. The loss is averaged over the global batch, so N replicas give the
+        update one device gives; replicas draw different noise.
+      precision: ``"float32"``, ``"mixed_float16"`` (with dynamic loss scaling) or
+        ``"mixed_bfloat16"``: sets the model's Keras layers' dtype policy
+        (:func:`tfpvae.training.set_precision`); heads, log-probabilities and the loss stay float32.
+      nonfinite: a step whose loss terms or gradients are not finite is never applied. ``"stop"``
+        ends the run with a ``FloatingPointError`` naming the step and the terms (the variables and
+        the last checkpoint stay as they were); ``"skip"`` drops the batch and counts it in the
+        epoch's ``"skipped_batches"``.
+      clip_norm: clip the gradient of the global batch to this global norm.
 
     Returns:
       The final :class:`TrainingState` (``state.history`` has the per-epoch metrics).
@@ -81,7 +100,8 @@ def fit(model, objective, train_data: DataArg, *, epochs: int, optimizer: keras.
     epochs_run = fit_epochs(model, objective, train_data, epochs=epochs, optimizer=optimizer,
                             validation_data=validation_data, callbacks=callbacks, seed=seed, jit_compile=jit_compile,
                             variables=variables, steps_per_execution=steps_per_execution,
-                            validation_freq=validation_freq)
+                            validation_freq=validation_freq, strategy=strategy, precision=precision,
+                            nonfinite=nonfinite, clip_norm=clip_norm)
     while True:
         try:
             next(epochs_run)
@@ -89,11 +109,45 @@ def fit(model, objective, train_data: DataArg, *, epochs: int, optimizer: keras.
             return done.value
 
 
+def _collect_variables(model, strategy) -> list:
+    variables = trainable_variables(model)
+    hidden = hidden_variables(model)
+    if hidden:
+        names = ", ".join(list(hidden)[:6]) + (", ..." if len(hidden) > 6 else "")
+        raise ValueError(f"fit: {len(hidden)} trainable variable(s) of {type(model).__name__} are reachable only "
+                         f"through closures or untracked objects, so they would be neither trained nor "
+                         f"checkpointed: {names}. Hold them as attributes of a tf.Module / keras.Layer "
+                         "(tfpvae.testing.assert_trackable names them), or pass variables= explicitly")
+    if not variables:
+        raise ValueError(f"fit: the model {type(model).__name__} has no trainable variables that TensorFlow's "
+                         "object graph tracks; if a function closes over your network, hold the network as "
+                         "an attribute (e.g. of a tf.Module) or pass variables=")
+    return variables
+
+
+def _check_in_scope(variables, strategy) -> None:
+    if strategy is tf.distribute.get_strategy() and not tf.distribute.has_strategy():
+        return
+    outside = [v.name for v in variables if not strategy.extended.variable_created_in_scope(v)]
+    if outside:
+        raise ValueError(f"fit: {len(outside)} variable(s) were created outside the strategy's scope "
+                         f"({outside[:4]}); build the model inside `with strategy.scope():`")
+
+
+def _distribute(strategy, dataset: tf.data.Dataset):
+    if not tf.distribute.has_strategy() and strategy is tf.distribute.get_strategy():
+        return dataset
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return strategy.experimental_distribute_dataset(dataset.with_options(options))
+
+
 def fit_epochs(model, objective, train_data: DataArg, *, epochs: int,
                optimizer: keras.optimizers.Optimizer | None = None, validation_data: DataArg | None = None,
                callbacks: Sequence = (), seed: int = 0, jit_compile: bool = False, variables: Sequence | None = None,
-               steps_per_execution: int = 50,
-               validation_freq: int = 1) -> Generator[TrainingState, None, TrainingState]:
+               steps_per_execution: int = 50, validation_freq: int = 1,
+               strategy: tf.distribute.Strategy | None = None, precision: str = "float32", nonfinite: str = "stop",
+               clip_norm: float | None = None) -> Generator[TrainingState, None, TrainingState]:
     """:func:`fit` one epoch at a time: a generator that yields the :class:`TrainingState` after each
     epoch (its callbacks have run) and returns it when training ends.
 
@@ -106,48 +160,66 @@ def fit_epochs(model, objective, train_data: DataArg, *, epochs: int,
 
     Arguments are checked at the first ``next()``.
     """
-    if not isinstance(epochs, int) or epochs < 0:
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"fit: epochs must be a non-negative int, got {epochs!r}")
     positive_int(validation_freq, "fit", "validation_freq")
-    optimizer = optimizer or keras.optimizers.Adam(1e-3)
-    # One eager call builds lazily created layers and names the objective's terms.
-    term_names = list(objective(model, _first_batch(train_data), seed=[0, 0], step=0)._fields)
-    if variables is None:
-        variables = trainable_variables(model)
-    if not variables:
-        raise ValueError(f"fit: the model {type(model).__name__} has no trainable variables")
-    optimizer.build(list(variables))
-    state = TrainingState(model, objective, optimizer, list(variables), seed, epochs=epochs)
-    totals = Totals(term_names)
+    if nonfinite not in NONFINITE_POLICIES:
+        raise ValueError(f"fit: nonfinite must be one of {NONFINITE_POLICIES}, got {nonfinite!r}")
+    strategy = strategy or tf.distribute.get_strategy()
+    with strategy.scope():
+        optimizer = optimizer or keras.optimizers.Adam(1e-3)
+        if precision == "mixed_float16" and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        set_precision(model, precision)
+        # One eager call builds lazily created layers (in the strategy's scope) and names the terms.
+        term_names = list(objective(model, _first_batch(train_data), seed=[0, 0], step=0)._fields)
+        variables = _collect_variables(model, strategy) if variables is None else list(variables)
+        if not variables:
+            raise ValueError("fit: variables= is empty")
+        _check_in_scope(variables, strategy)
+        optimizer.build(variables)
+        totals = Totals(term_names)
+    state = TrainingState(model, objective, optimizer, variables, seed, epochs=epochs, strategy=strategy,
+                          precision=precision)
     train_step = make_train_step(model, objective, optimizer, state.variables, seed=[seed, 0],
-                                 jit_compile=jit_compile, totals=totals)
-    run_steps = make_train_loop(train_step, steps_per_execution)
+                                 jit_compile=jit_compile, totals=totals, nonfinite=nonfinite, clip_norm=clip_norm)
+    run_steps = make_train_loop(train_step, steps_per_execution, num_flags=len(term_names) + 1, strategy=strategy,
+                                stop_on_bad=nonfinite == "stop")
     evaluate = make_evaluate(model, objective, seed=[seed, 1], jit_compile=jit_compile)
     _call(callbacks, "on_train_begin", state)
     while state.epoch < epochs and not state.stop_training:
         totals.reset()
         _call(callbacks, "on_epoch_begin", state)
         start, steps = time.perf_counter(), 0
-        iterator = iter(_dataset_for(train_data, state.epoch))
+        iterator = iter(_distribute(strategy, _dataset_for(train_data, state.epoch)))
         while True:
-            taken = int(run_steps(iterator))
-            steps += taken
-            if taken:
+            taken, ok, bad = run_steps(iterator)
+            steps += int(taken)
+            if not bool(ok) and nonfinite == "stop":
+                del iterator
+                raise _nonfinite_error(term_names, bad, optimizer, state.epoch + 1, steps)
+            if int(taken):
                 _call(callbacks, "on_batch_end", state, steps, totals)
-            if taken < steps_per_execution:
+            if int(taken) < steps_per_execution:
                 break
         del iterator  # free the input pipeline (and its threads) before validation and callbacks
         train, count = totals.read()  # waits for the device
         seconds = time.perf_counter() - start
-        logs = {"epoch": state.epoch + 1, "train": train,
-                "seconds": seconds, "examples_per_second": count / seconds if seconds > 0 else float("nan")}
-        if not math.isfinite(logs["train"]["loss"]):
-            raise FloatingPointError(f"fit: the training loss became {logs['train']['loss']} in epoch {state.epoch + 1}; "
-                                     "the last checkpoint (if any) holds the last finite state")
+        logs = {"epoch": state.epoch + 1, "train": train, "seconds": seconds,
+                "examples_per_second": count / seconds if seconds > 0 else float("nan"),
+                "skipped_batches": totals.skipped()}
+        if not count:
+            raise FloatingPointError(f"fit: every batch of epoch {state.epoch + 1} was skipped as non-finite")
         if validation_data is not None:
             logs["validated"] = (state.epoch + 1) % validation_freq == 0 or state.epoch + 1 == epochs
             for name, data in _eval_sets(validation_data if logs["validated"] else None).items():
                 logs[name] = evaluate(_dataset_for(data, 0))
+                bad_terms = [k for k, v in logs[name].items() if not math.isfinite(v)]
+                if bad_terms:
+                    raise FloatingPointError(f"fit: {name} {', '.join(bad_terms)} = "
+                                             f"{[logs[name][k] for k in bad_terms]} after epoch {state.epoch + 1} "
+                                             f"(non-finite values in the {name} data or model); nothing was saved "
+                                             "for this epoch")
         state.steps_per_epoch = steps
         state.epoch += 1
         state.history.append(logs)
@@ -155,6 +227,15 @@ def fit_epochs(model, objective, train_data: DataArg, *, epochs: int,
         yield state
     _call(callbacks, "on_train_end", state)
     return state
+
+
+def _nonfinite_error(term_names, bad, optimizer, epoch: int, batch: int) -> FloatingPointError:
+    flags = [float(b) for b in bad.numpy()]
+    which = [name for name, flag in zip(term_names + ["gradient"], flags) if flag]
+    step = int(optimizer.iterations.numpy()) + 1
+    return FloatingPointError(f"fit: non-finite {', '.join(which) or 'values'} at step {step} (epoch {epoch}, "
+                              f"batch {batch}); the update was not applied, so the variables and the last "
+                              "checkpoint hold the last finite state (nonfinite='skip' drops such batches)")
 
 
 def _eval_sets(validation_data) -> dict:

@@ -1,17 +1,28 @@
-"""The functional core: a compiled train step and an evaluation pass built from
-``(model, objective, optimizer, variables)``. Both are pure functions of the variables, the batch
-and a seed derived from ``(base seed, optimizer step)``, so a resumed run draws the same noise."""
+"""The functional core: a compiled train step with a non-finite guard, and an evaluation pass.
+
+Both are pure functions of the variables, the batch and a seed derived from ``(base seed,
+optimizer step)``, so a resumed run draws the same noise. The step runs in a replica context of
+any ``tf.distribute.Strategy`` (the default strategy is one replica): the loss is the sum of the
+per-example losses over the *global* batch divided by its size, so N replicas give the gradient one
+device gives on the same global batch, and every replica folds its id into the seed so replicas
+draw different noise.
+
+References: NumPyro's ``stable_update`` (keep the old parameters when the loss or a gradient is not
+finite); ``tf.distribute`` custom training loops (global-batch loss scaling).
+"""
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
 
+import keras
 import tensorflow as tf
 
-__all__ = ["make_train_step", "make_train_loop", "make_evaluate", "step_seed", "Totals"]
+__all__ = ["make_train_step", "make_train_loop", "make_evaluate", "step_seed", "Totals", "NONFINITE_POLICIES"]
 
 _EVAL_SALT = 2**30  # evaluation seeds never collide with training seeds
+NONFINITE_POLICIES = ("stop", "skip")
 
 
 def step_seed(base_seed: tf.Tensor, step) -> tf.Tensor:
@@ -25,6 +36,15 @@ def step_seed(base_seed: tf.Tensor, step) -> tf.Tensor:
     return tf.stack([base[0], base[1] + tf.cast(step, tf.int32)])
 
 
+def replica_seed(seed: tf.Tensor) -> tf.Tensor:
+    """``seed`` folded with the replica id when there is more than one replica (else unchanged,
+    so a one-device run draws exactly the noise it always drew)."""
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None or ctx.num_replicas_in_sync == 1:
+        return seed
+    return tf.random.experimental.stateless_fold_in(seed, tf.cast(ctx.replica_id_in_sync_group, tf.int32))
+
+
 def _batch_size(batch) -> tf.Tensor:
     first = tf.nest.flatten(batch)[0]
     return tf.cast(tf.shape(first)[0], tf.float32)
@@ -33,87 +53,164 @@ def _batch_size(batch) -> tf.Tensor:
 def _terms_dict(terms) -> dict[str, tf.Tensor]:
     if not hasattr(terms, "_asdict") or "loss" not in terms._fields:
         raise TypeError(f"objective must return a NamedTuple with a 'loss' field, got {type(terms).__name__}")
-    return terms._asdict()
+    return {k: tf.cast(v, tf.float32) for k, v in terms._asdict().items()}
+
+
+def _all_reduce(op, value):
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None or ctx.num_replicas_in_sync == 1:
+        return value
+    return ctx.all_reduce(op, value)
 
 
 class Totals:
-    """Sums of an objective's per-example terms (and the example count) over an epoch, kept in one
-    vector variable that the compiled step adds to: one op per step, not two per term, and the
-    loop never waits on the device to log."""
+    """Sums of an objective's per-example terms, the example count and the skipped-batch count over
+    an epoch, in one vector variable the compiled step adds to: one op per step, and the loop never
+    waits on the device to log. Under a strategy it is an on-read ``SUM`` variable: each replica
+    adds its own examples and a read sums the replicas."""
 
     def __init__(self, names: Sequence[str]):
         self.names = list(names)
-        self.variable = tf.Variable(tf.zeros([len(self.names) + 1]), trainable=False, name="epoch_totals")
+        self.variable = tf.Variable(tf.zeros([len(self.names) + 2]), trainable=False, name="epoch_totals",
+                                    synchronization=tf.VariableSynchronization.ON_READ,
+                                    aggregation=tf.VariableAggregation.SUM)
 
     def reset(self) -> None:
         self.variable.assign(tf.zeros_like(self.variable))
 
-    def accumulate(self, terms: dict[str, tf.Tensor], batch) -> None:
-        self.variable.assign_add(tf.stack([tf.reduce_sum(tf.cast(terms[k], tf.float32)) for k in self.names]
-                                          + [_batch_size(batch)]))
+    def accumulate(self, terms: dict[str, tf.Tensor], batch, ok: tf.Tensor) -> None:
+        """Add a batch's sums if ``ok``, else count it as skipped (its terms are not finite)."""
+        sums = tf.stack([tf.reduce_sum(terms[k]) for k in self.names] + [_batch_size(batch)])
+        skipped = tf.where(ok, 0.0, 1.0)
+        self.variable.assign_add(tf.concat([tf.where(ok, sums, tf.zeros_like(sums)), skipped[tf.newaxis]], 0))
 
     def read(self) -> tuple[dict[str, float], float]:
         """``({term: sum / count}, count)`` so far, from one read of the device."""
         values = self.variable.numpy()
-        count = float(values[-1])
+        count = float(values[-2])
         return {k: float(v) / max(count, 1.0) for k, v in zip(self.names, values)}, count
+
+    def skipped(self) -> int:
+        """Batches skipped this epoch by ``nonfinite="skip"``."""
+        return int(self.variable.numpy()[-1])
 
     def means(self) -> dict[str, float]:
         """``{term: sum / count}`` so far."""
         return self.read()[0]
 
 
-def make_train_step(model, objective, optimizer, variables: Sequence[tf.Variable], *, seed,
-                    jit_compile: bool = False, totals: Totals | None = None):
-    """Build ``step(batch) -> {name: batch mean}``, compiled with ``tf.function`` (XLA if ``jit_compile``).
+def _apply_if(ok: tf.Tensor, optimizer, grads_and_vars) -> None:
+    """``optimizer.apply_gradients`` only when ``ok`` (identical on every replica). A ``tf.cond`` whose
+    branch calls ``merge_call`` is not allowed in a replica context of strategies that need merge
+    calls, so there the condition is taken in the cross-replica context (as Keras' loss-scale
+    optimizer does)."""
+    def apply():
+        optimizer.apply_gradients(grads_and_vars)
+        return tf.constant(True)
 
-    The step minimises ``mean(objective(...).loss)`` over ``variables`` with ``optimizer``. If
-    ``totals`` is given, the batch sums of every term are added to it inside the compiled step.
-    Variables that receive no gradient are reported once, at trace time.
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None or ctx.num_replicas_in_sync == 1 or tf.__internal__.distribute.strategy_supports_no_merge_call():
+        tf.cond(ok, apply, lambda: tf.constant(False))
+        return
+
+    def cross_replica(strategy, ok, grads_and_vars):
+        first_ok = strategy.experimental_local_results(ok)[0]
+
+        def apply_all():
+            strategy.extended.call_for_each_replica(lambda gv: optimizer.apply_gradients(gv), args=(grads_and_vars,))
+            return tf.constant(True)
+
+        tf.cond(first_ok, apply_all, lambda: tf.constant(False))
+
+    ctx.merge_call(cross_replica, args=(ok, grads_and_vars))
+
+
+def make_train_step(model, objective, optimizer, variables: Sequence, *, seed, jit_compile: bool = False,
+                    totals: Totals | None = None, nonfinite: str = "stop", clip_norm: float | None = None):
+    """Build ``step(batch) -> (ok, bad)`` for a replica context, compiled with ``tf.function``.
+
+    The step minimises ``sum(objective(...).loss) / global_batch_size`` over ``variables``. Before
+    the update it checks every term of the objective and every gradient: if any is not finite the
+    update is not applied (``ok`` is False; ``bad`` flags ``[term_1, ..., term_n, gradient]``, each
+    1.0 where non-finite), so the variables keep their last finite values. ``nonfinite`` is used by
+    the loop (``"stop"``: end the run with an error; ``"skip"``: go on, counting the batch in
+    ``totals``). With a ``keras.optimizers.LossScaleOptimizer`` (float16) the loss is scaled and
+    non-finite gradients are the optimizer's business (it lowers the scale); the loss terms are
+    still guarded. ``clip_norm`` clips the global-batch gradient by its global norm.
     """
+    if nonfinite not in NONFINITE_POLICIES:
+        raise ValueError(f"fit: nonfinite must be one of {NONFINITE_POLICIES}, got {nonfinite!r}")
+    if clip_norm is not None and not clip_norm > 0:
+        raise ValueError(f"fit: clip_norm must be a positive number, got {clip_norm!r}")
     base = tf.convert_to_tensor(seed, tf.int32)
     variables = list(variables)
+    scaled = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
 
     def step(batch):
-        s = step_seed(base, optimizer.iterations)
+        ctx = tf.distribute.get_replica_context()
+        replicas = 1 if ctx is None else ctx.num_replicas_in_sync
+        s = replica_seed(step_seed(base, optimizer.iterations))
         with tf.GradientTape() as tape:
             terms = _terms_dict(objective(model, batch, seed=s, step=optimizer.iterations))
-            loss = tf.reduce_mean(terms["loss"])
-        grads = tape.gradient(loss, variables)
+            global_size = _all_reduce(tf.distribute.ReduceOp.SUM, _batch_size(batch))
+            loss = tf.reduce_sum(terms["loss"]) / global_size
+            target = optimizer.scale_loss(loss) if scaled else loss
+        grads = tape.gradient(target, variables)
         missing = [v.name for v, g in zip(variables, grads) if g is None]
         if missing:
             warnings.warn(f"train step: {len(missing)} trainable variable(s) receive no gradient and are not "
                           f"trained: {missing[:8]}", stacklevel=2)
-        optimizer.apply_gradients([(g, v) for g, v in zip(grads, variables) if g is not None])
+        pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
+        grad_bad = tf.constant(0.0) if scaled else 1.0 - tf.cast(
+            tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g, _ in pairs]), tf.float32)
+        bad = tf.stack([1.0 - tf.cast(tf.reduce_all(tf.math.is_finite(t)), tf.float32) for t in terms.values()]
+                       + [grad_bad])
+        bad = tf.minimum(_all_reduce(tf.distribute.ReduceOp.SUM, bad), 1.0)  # 1.0 where any replica saw it
+        ok = tf.equal(tf.reduce_max(bad), 0.0)
+        if clip_norm is not None:
+            reduced = _all_reduce(tf.distribute.ReduceOp.SUM, [g for g, _ in pairs])
+            clipped, _ = tf.clip_by_global_norm(reduced, clip_norm)
+            # the optimizer sums gradients over replicas again: hand each replica its share
+            pairs = [(g / replicas, v) for g, (_, v) in zip(clipped, pairs)]
+        _apply_if(ok, optimizer, pairs)
         if totals is not None:
-            totals.accumulate(terms, batch)
-        return {k: tf.reduce_mean(v) for k, v in terms.items()}
+            totals.accumulate(terms, batch, ok)
+        return ok, bad
 
     return tf.function(step, jit_compile=jit_compile, reduce_retracing=True)
 
 
-def make_train_loop(train_step, steps_per_execution: int):
-    """Build ``run(iterator) -> steps taken``: up to ``steps_per_execution`` calls of ``train_step``
-    inside one ``tf.function``, pulling batches from the iterator in-graph.
+def make_train_loop(train_step, steps_per_execution: int, *, num_flags: int,
+                    strategy: tf.distribute.Strategy | None = None, stop_on_bad: bool = True):
+    """Build ``run(iterator) -> (steps taken, ok, bad)``: up to ``steps_per_execution`` calls of
+    ``train_step`` inside one ``tf.function``, pulling batches from the iterator in-graph (each
+    step under ``strategy.run``). ``num_flags`` is the length of the step's ``bad`` vector.
 
     One Python call then drives many steps, so the ~0.2 ms dispatch of a ``tf.function`` call and
     the per-step Python work are paid once per ``steps_per_execution`` steps (per-step overhead, not
     arithmetic, dominates an MLP VAE on CPU: see benchmarks/). Fewer steps are returned when the
-    iterator runs out.
+    iterator runs out, or, with ``stop_on_bad``, right after a step whose update was refused.
     """
-    if not isinstance(steps_per_execution, int) or steps_per_execution < 1:
+    if isinstance(steps_per_execution, bool) or not isinstance(steps_per_execution, int) or steps_per_execution < 1:
         raise ValueError(f"steps_per_execution must be a positive int, got {steps_per_execution!r}")
+    strategy = strategy or tf.distribute.get_strategy()
+
+    def one_step(batch):
+        ok, bad = strategy.run(train_step, args=(batch,))
+        return strategy.experimental_local_results(ok)[0], strategy.experimental_local_results(bad)[0]
 
     @tf.function
     def run(iterator):
-        taken = tf.constant(0)
+        taken, ok, bad = tf.constant(0), tf.constant(True), tf.zeros([num_flags])
         for _ in tf.range(steps_per_execution):
             batch = iterator.get_next_as_optional()
             if not batch.has_value():
                 break
-            train_step(batch.get_value())
+            ok, bad = one_step(batch.get_value())
             taken += 1
-        return taken
+            if stop_on_bad and not ok:
+                break
+        return taken, ok, bad
 
     return run
 
@@ -126,7 +223,7 @@ def make_evaluate(model, objective, *, seed, jit_compile: bool = False):
     @tf.function(jit_compile=jit_compile, reduce_retracing=True)
     def batch_sums(batch, index):
         terms = _terms_dict(objective(model, batch, seed=step_seed(base, _EVAL_SALT + index), step=0))
-        return {k: tf.reduce_sum(tf.cast(v, tf.float32)) for k, v in terms.items()}, _batch_size(batch)
+        return {k: tf.reduce_sum(v) for k, v in terms.items()}, _batch_size(batch)
 
     def evaluate(dataset) -> dict[str, float]:
         totals, count = None, 0.0

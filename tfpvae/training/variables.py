@@ -1,13 +1,17 @@
-"""Collect every trainable variable of a model, however it holds them.
+"""A model's parameters: the trainable variables TensorFlow's object graph tracks, by path.
 
-A model here is any object graph: Keras 3 layers, tf-keras layers (``tfp.layers``,
-``tfb.AutoregressiveNetwork``), ``tf.Module``s, TFP distributions and bijectors with
-``tf.Variable`` parameters, and plain Python containers of these. The two Keras worlds do not
-see each other's variables (a Keras 3 model holding a ``tfb.AutoregressiveNetwork`` lists only its
-own; a ``tf.Module`` holding a Keras 3 ``Dense`` lists none of the Dense's), so each framework's
-own ``trainable_variables`` cannot be trusted alone. :func:`trainable_variables` walks the object
-graph itself: every attribute, list, tuple and dict value, bound method and closure cell, once
-per object. Module-level globals a function reads are not followed.
+One rule, the one ``tf.train.Checkpoint`` uses: a parameter is a floating-point trainable variable
+reachable from the model through *tracked* attributes -- attributes of ``tf.Module`` objects
+(TFP distributions and bijectors are modules), Keras 3 layers and models, tf-keras layers
+(``tfb.AutoregressiveNetwork``), and the lists, tuples and dicts those hold. Each variable has a
+path such as ``"encoder/network/_functional/_operations/2/_kernel"``; checkpoints are keyed by
+these paths, so a model rebuilt in another order restores correctly.
+
+A variable held only in a closure, a bound method or a plain (untracked) Python object is not a
+parameter under this rule: it would be neither trained by default nor checkpointed.
+:func:`hidden_variables` finds such variables by walking every attribute, container, bound method
+and closure cell, and :func:`tfpvae.testing.assert_trackable` names them, so a user can hold them
+as attributes instead (e.g. ``bijector.network = made`` for a MADE a lambda closes over).
 """
 
 from __future__ import annotations
@@ -19,14 +23,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["trainable_variables", "variable_key"]
+__all__ = ["trainable_variables", "named_variables", "hidden_variables", "variable_key"]
 
-# Attribute walks stop at these: they hold no model state and can be huge or cyclic.
 _LEAF_TYPES = (str, bytes, int, float, bool, type(None), tf.Tensor, tf.TensorShape, tf.DType)
-# Keras bookkeeping attributes that point back up the graph or at unrelated objects.
-# Objects whose attributes never hold model variables.
 _OPAQUE_TYPES = (type, types.ModuleType, types.BuiltinFunctionType, np.ndarray, np.generic)
-_SKIP_ATTRS = frozenset({"_inbound_nodes", "_outbound_nodes", "_parent_path", "_tracker", "_self_tracked_trackables_unused"})
+# Keras bookkeeping attributes that point back up the graph or at unrelated objects.
+_SKIP_ATTRS = frozenset({"_inbound_nodes", "_outbound_nodes", "_parent_path", "_tracker",
+                         "_self_tracked_trackables_unused"})
 
 
 def variable_key(v: Any) -> int:
@@ -35,30 +38,108 @@ def variable_key(v: Any) -> int:
     return id(inner if isinstance(inner, tf.Variable) else v)
 
 
-def _own_variables(obj: Any) -> list:
+def _is_parameter(v: Any) -> bool:
+    # tf-keras models hold int64 step counters that claim trainable=True: parameters are floats.
+    return bool(v.trainable) and tf.as_dtype(v.dtype).is_floating
+
+
+def _is_variable(obj: Any) -> bool:
+    return isinstance(obj, (tf.Variable, keras.Variable))
+
+
+def _tracked_children(obj: Any) -> list[tuple[str, Any]]:
     if isinstance(obj, keras.optimizers.Optimizer):
         return []  # optimizer slots are state, not parameters
-    if isinstance(obj, keras.layers.Layer):
-        return list(obj.trainable_weights)
-    if isinstance(obj, tf.Module):  # tf.Module, tf-keras layers, TFP distributions and bijectors
-        return list(obj.trainable_variables)
-    return []
+    try:
+        return list(tf.train.TrackableView(obj).children(obj).items())
+    except (AttributeError, TypeError):
+        return []
 
 
-def _children(obj: Any):
+def _roots(objects: tuple) -> list[tuple[str, Any]]:
+    roots: list[tuple[str, Any]] = []
+    for i, obj in enumerate(objects):
+        prefix = "" if len(objects) == 1 else f"{i}/"
+        if isinstance(obj, dict):
+            roots += [(f"{prefix}{k}", v) for k, v in obj.items()]
+        elif isinstance(obj, (list, tuple)):
+            roots += [(f"{prefix}{j}", v) for j, v in enumerate(obj)]
+        else:
+            roots.append((prefix.rstrip("/"), obj))
+    return roots
+
+
+def named_variables(*objects: Any, trainable_only: bool = True) -> dict[str, Any]:
+    """``{path: variable}`` for every variable the object graph of ``objects`` tracks.
+
+    Args:
+      *objects: models, layers, modules, distributions, bijectors, or lists/dicts of them.
+      trainable_only: keep only floating-point trainable variables (the parameters).
+
+    Returns:
+      An ordered dict, breadth first over tracked attributes (the order
+      ``tf.train.Checkpoint`` walks), each variable once (by storage) under its first path.
+
+    Example:
+      >>> import keras, tensorflow as tf
+      >>> class Head(tf.Module):
+      ...     def __init__(self):
+      ...         self.dense = keras.layers.Dense(2, name="out")  # tf.Module's own listing misses these
+      ...         self.dense.build((None, 3))
+      >>> sorted(named_variables(Head()))
+      ['dense/_kernel', 'dense/bias']
+    """
+    out: dict[str, Any] = {}
+    seen_vars: set[int] = set()
+    seen_objects: set[int] = set()
+    queue = _roots(objects)
+    while queue:
+        path, obj = queue.pop(0)
+        if _is_variable(obj):
+            if variable_key(obj) not in seen_vars and (not trainable_only or _is_parameter(obj)):
+                seen_vars.add(variable_key(obj))
+                out[path] = obj
+            continue
+        if id(obj) in seen_objects or isinstance(obj, _LEAF_TYPES):
+            continue
+        seen_objects.add(id(obj))
+        queue += [(f"{path}/{name}" if path else name, child) for name, child in _tracked_children(obj)]
+    return out
+
+
+def trainable_variables(*objects: Any) -> list:
+    """Every parameter reachable from ``objects`` through tracked attributes, each once, in a stable order.
+
+    This is what :func:`tfpvae.fit` trains and checkpoints by default. Keras 3 and ``tf.Module`` do
+    not list each other's variables (a ``tf.Module`` holding a Keras 3 ``Dense`` lists none of the
+    Dense's), so neither framework's own ``trainable_variables`` is used: the object graph is.
+
+    Example:
+      >>> import keras, tensorflow as tf
+      >>> class Head(tf.Module):
+      ...     def __init__(self):
+      ...         self.dense = keras.layers.Dense(2)
+      ...         self.dense.build((None, 3))
+      >>> len(trainable_variables(Head()))
+      2
+    """
+    return list(named_variables(*objects).values())
+
+
+def _all_children(obj: Any):
     if isinstance(obj, dict):
-        yield from obj.values()
+        yield from ((repr(k), v) for k, v in obj.items())
         return
     if isinstance(obj, (list, tuple, set, frozenset)):
-        yield from obj
+        yield from ((str(i), v) for i, v in enumerate(obj))
         return
-    if isinstance(obj, types.MethodType):  # a bound method keeps its object alive: follow it
-        yield obj.__self__
+    if isinstance(obj, types.MethodType):  # a bound method keeps its object alive
+        yield "__self__", obj.__self__
         return
     if isinstance(obj, types.FunctionType):  # lambdas and closures over networks
-        for cell in obj.__closure__ or ():
+        for name, cell in zip(obj.__code__.co_freevars, obj.__closure__ or ()):
             try:
-                yield cell.cell_contents
+                yield f"<closure {obj.__qualname__}>.{name}", cell.cell_contents
             except ValueError:  # empty cell
                 pass
         return
@@ -67,49 +148,30 @@ def _children(obj: Any):
     except TypeError:
         return
     for name, value in attrs.items():
-        if name not in _SKIP_ATTRS:
-            yield value
+        if name not in _SKIP_ATTRS and not isinstance(obj, keras.optimizers.Optimizer):
+            yield name, value
 
 
-def trainable_variables(*objects: Any) -> list[tf.Variable]:
-    """Every trainable variable reachable from ``objects``, each once, in a stable order.
-
-    Args:
-      *objects: models, layers, modules, distributions, bijectors or containers of them.
-
-    Returns:
-      A list of variables (``tf.Variable`` or Keras 3 variables), deduplicated by storage, in
-      depth-first attribute order — deterministic for a deterministically built model, which
-      checkpoints rely on.
-
-    Example:
-      >>> import keras, tensorflow as tf
-      >>> class Head(tf.Module):
-      ...     def __init__(self):
-      ...         self.dense = keras.layers.Dense(2)  # tf.Module alone would miss these
-      ...         self.dense.build((None, 3))
-      >>> len(trainable_variables(Head()))
-      2
-    """
-    seen_objects: set[int] = set()
-    seen_vars: set[int] = set()
-    out: list = []
-    stack = list(reversed(objects))
+def hidden_variables(*objects: Any) -> dict[str, Any]:
+    """``{where: variable}`` for parameters reachable from ``objects`` by any route (attributes,
+    containers, bound methods, closure cells) that the object graph does NOT track: they would be
+    neither trained by default nor saved in a checkpoint. ``where`` is the attribute route."""
+    tracked = {variable_key(v) for v in named_variables(*objects).values()}
+    found: dict[str, Any] = {}
+    seen: set[int] = set()
+    stack = list(reversed(_roots(objects)))
     while stack:
-        obj = stack.pop()
+        path, obj = stack.pop()
         if isinstance(obj, _LEAF_TYPES):
             continue
-        if isinstance(obj, (tf.Variable, keras.Variable)):
-            candidates = [obj]
-        else:
-            if id(obj) in seen_objects or isinstance(obj, _OPAQUE_TYPES):
-                continue
-            seen_objects.add(id(obj))
-            candidates = _own_variables(obj)
-            stack.extend(reversed(list(_children(obj))))
-        for v in candidates:
-            # tf-keras models hold int64 step counters that claim trainable=True: parameters are floats.
-            if v.trainable and tf.as_dtype(v.dtype).is_floating and variable_key(v) not in seen_vars:
-                seen_vars.add(variable_key(v))
-                out.append(v)
-    return out
+        if _is_variable(obj):
+            if _is_parameter(obj) and variable_key(obj) not in tracked and variable_key(obj) not in seen:
+                seen.add(variable_key(obj))
+                found[f"{path} ({obj.name})"] = obj
+            continue
+        if id(obj) in seen or isinstance(obj, _OPAQUE_TYPES):
+            continue
+        seen.add(id(obj))
+        children = [(f"{path}.{name}" if path else name, child) for name, child in _all_children(obj)]
+        stack += reversed(children)
+    return found
