@@ -85,7 +85,7 @@ def aggregate_posterior(model, data, kind: str = "diagonal", *, num_samples: int
         raise ValueError(f"aggregate_posterior: kind must be 'diagonal' or 'full', got {kind!r}")
     seed, n, sum_m, sum_second = as_seed(seed), 0, 0.0, 0.0
     for i, x in enumerate(_batches(data, batch_size)):
-        m, second = _moments(model.encode(x), num_samples, tfp.random.fold_in(seed, i))
+        m, second = _moments(model.encode(x), num_samples, tf.random.experimental.stateless_fold_in(seed, i))
         n, sum_m, sum_second = n + len(m), sum_m + m.sum(0), sum_second + second.sum(0)
     if n < 2:
         raise ValueError(f"aggregate_posterior: need at least 2 examples, got {n}")
@@ -169,8 +169,8 @@ def slerp(a, b, t, eps: float = 1e-6) -> tf.Tensor:
     vectors fall back to :func:`lerp` (White 2016).
 
     Example:
-      >>> np.round(slerp([1.0, 0.0], [0.0, 1.0], [0.5]).numpy(), 4).tolist()
-      [[0.7071, 0.7071]]
+      >>> [round(float(v), 4) for v in slerp([1.0, 0.0], [0.0, 1.0], [0.5])[0]]
+      [0.7071, 0.7071]
     """
     a, b = tf.convert_to_tensor(a, tf.float32), tf.convert_to_tensor(b, tf.float32)
     t = tf.reshape(tf.convert_to_tensor(t, tf.float32), [-1] + [1] * a.shape.rank)

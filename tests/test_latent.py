@@ -1,0 +1,119 @@
+"""Latent arithmetic: slerp/lerp, attribute vectors and edits, the aggregate posterior's moments,
+posterior means of flow posteriors, and the prior comparison against an exact evidence."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+import tfpvae
+from tfpvae import latent
+from helpers import linear_gaussian_vae
+
+tfd, tfb = tfp.distributions, tfp.bijectors
+
+
+class KnownEncoder(tf.Module):
+    """x [N, 2d] holds (mu, sigma) of q(z|x) = N(mu, diag(sigma^2)) directly."""
+
+    def __call__(self, x):
+        mu, sigma = tf.split(tf.convert_to_tensor(x, tf.float32), 2, axis=-1)
+        return tfd.MultivariateNormalDiag(mu, sigma)
+
+
+class MeanDecoder(tf.Module):
+    """p(x|z) = N(z, 1): decoded means are the latents themselves."""
+
+    def __call__(self, z):
+        return tfd.Independent(tfd.Normal(z, 1.0), 1)
+
+
+def _known_vae(d=3):
+    return tfpvae.VAE(tfpvae.standard_normal(d), KnownEncoder(), MeanDecoder())
+
+
+def _encodings(n=400, d=3, seed=0):
+    rng = np.random.default_rng(seed)
+    mu = rng.normal(size=(n, d)) * [1.0, 2.0, 0.5] + [0.5, -1.0, 0.0]
+    sigma = rng.uniform(0.1, 0.8, size=(n, d))
+    return mu, sigma, np.concatenate([mu, sigma], 1).astype(np.float32)
+
+
+def test_slerp_hits_the_endpoints_and_keeps_unit_norm():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(2, 5, 8))
+    a /= np.linalg.norm(a, axis=-1, keepdims=True)
+    b /= np.linalg.norm(b, axis=-1, keepdims=True)
+    t = np.linspace(0, 1, 11)
+    path = latent.slerp(a, b, t).numpy()  # [T, 5, 8]
+    np.testing.assert_allclose(path[0], a, atol=1e-5), np.testing.assert_allclose(path[-1], b, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(path, axis=-1), 1.0, atol=1e-5)
+    angles = np.arccos(np.clip(np.sum(path[:-1] * path[1:], -1), -1, 1))  # equal steps along the great circle
+    total = np.arccos(np.sum(a * b, -1))
+    np.testing.assert_allclose(angles, np.broadcast_to(total / 10, angles.shape), atol=1e-3)
+    same = latent.slerp(a[0], a[0], t).numpy()  # parallel: falls back to lerp, no NaN
+    assert np.all(np.isfinite(same)) and np.allclose(same, a[0], atol=1e-6)
+    lin = latent.lerp(a[0], b[0], [0.0, 0.25, 1.0]).numpy()
+    np.testing.assert_allclose(lin[1], 0.75 * a[0] + 0.25 * b[0], atol=1e-6)
+
+
+def test_attribute_vector_is_the_difference_of_mean_encodings():
+    mu, _, x = _encodings()
+    labels = mu[:, 0] > 0.5
+    vec = latent.attribute_vector(_known_vae(), x, labels).numpy()
+    np.testing.assert_allclose(vec, mu[labels].mean(0) - mu[~labels].mean(0), atol=1e-5)
+    both = np.stack([labels, mu[:, 1] < -1.0], 1)
+    vecs = latent.attribute_vector(_known_vae(), x, both).numpy()
+    assert vecs.shape == (2, 3)
+    np.testing.assert_allclose(vecs[1], mu[both[:, 1]].mean(0) - mu[~both[:, 1]].mean(0), atol=1e-5)
+    with pytest.raises(ValueError, match="with and without"):
+        latent.attribute_vector(_known_vae(), x, np.ones(len(x), bool))
+
+
+def test_edit_shifts_the_posterior_mean_by_the_weighted_vectors():
+    mu, _, x = _encodings(n=5)
+    v = np.array([[1.0, 0.0, 0.0], [0.0, 2.0, 1.0]], np.float32)
+    one = latent.edit(_known_vae(), x, v, [0.5, -1.0]).mean().numpy()  # several attributes at once
+    np.testing.assert_allclose(one, mu + 0.5 * v[0] - v[1], atol=1e-5)
+    strip = latent.edit(_known_vae(), x, v[1], np.linspace(-2, 2, 5)).mean().numpy()  # a strip: [K, N, d]
+    assert strip.shape == (5, 5, 3)
+    np.testing.assert_allclose(strip[0], mu - 2 * v[1], atol=1e-5), np.testing.assert_allclose(strip[2], mu, atol=1e-5)
+    with pytest.raises(ValueError, match="magnitudes"):
+        latent.edit(_known_vae(), x, v, [1.0, 2.0, 3.0])
+
+
+def test_aggregate_posterior_moments_follow_the_law_of_total_covariance():
+    mu, sigma, x = _encodings()
+    diag = latent.aggregate_posterior(_known_vae(), x, "diagonal", batch_size=64)
+    np.testing.assert_allclose(diag.mean(), mu.mean(0), atol=1e-5)
+    np.testing.assert_allclose(diag.stddev(), np.sqrt((sigma**2).mean(0) + mu.var(0)), rtol=1e-4)
+    full = latent.aggregate_posterior(_known_vae(), tf.data.Dataset.from_tensor_slices(x).batch(100), "full")
+    expected = np.diag((sigma**2).mean(0)) + np.cov(mu.T, bias=True)
+    np.testing.assert_allclose(full.covariance(), expected, atol=1e-4)
+    pooled = np.concatenate([np.random.default_rng(1).normal(mu, sigma) for _ in range(50)])  # samples of q(z)
+    np.testing.assert_allclose(full.covariance(), np.cov(pooled.T), atol=0.1)  # Monte Carlo: 20k draws
+    with pytest.raises(ValueError, match="kind"):
+        latent.aggregate_posterior(_known_vae(), x, "spherical")
+
+
+def test_flow_posteriors_use_the_flow_of_the_base_mean_and_monte_carlo_moments():
+    _, _, x = _encodings(n=200)
+    vae = tfpvae.VAE(tfpvae.standard_normal(3), KnownEncoder(), MeanDecoder(), posterior_flow=tfb.Tanh())
+    base = KnownEncoder()(x)
+    np.testing.assert_allclose(latent.posterior_means(vae, x), np.tanh(base.mean()), atol=1e-6)
+    agg = latent.aggregate_posterior(vae, x, "diagonal", num_samples=200, seed=3)
+    draws = np.tanh(np.asarray(base.sample(200, seed=tf.constant([9, 9]))))  # independent draws of q(z)
+    np.testing.assert_allclose(agg.mean(), draws.reshape(-1, 3).mean(0), atol=0.01)
+    np.testing.assert_allclose(agg.stddev(), draws.reshape(-1, 3).std(0), rtol=0.02)
+
+
+def test_compare_priors_recovers_the_exact_evidence_and_ranks_a_bad_prior_lower():
+    vae, decoder = linear_gaussian_vae(latent_dim=2, data_dim=3)
+    x = decoder.marginal().sample(50, seed=tf.constant([1, 2]))
+    exact = float(tf.reduce_mean(decoder.marginal().log_prob(x)))
+    table = latent.compare_priors(vae, x, {"N(0,I)": tfpvae.standard_normal(2),
+                                           "far": tfd.MultivariateNormalDiag([4.0, 4.0], [0.1, 0.1])},
+                                  num_samples=4000, seed=0)
+    assert table["N(0,I)"]["log_likelihood"] == pytest.approx(exact, abs=0.05)  # 4000 prior draws, d=2
+    assert table["N(0,I)"]["best_sample"] >= table["N(0,I)"]["log_likelihood"]
+    assert table["far"]["log_likelihood"] < exact - 5.0
