@@ -102,8 +102,10 @@ fig.savefig(f"{OUT}/12_bound_vs_k.png", dpi=100)
 # ## Each estimate is noisy, and less so with more samples
 # One call gives one draw of a random number. For a few images we repeat the estimate
 # `num_seeds` times (one call on the images tiled `num_seeds` times: every row of a batch gets its
-# own independent samples, and the call is compiled once): the spread shrinks as $K$ grows (roughly like $1/\sqrt{K}$ once $K$ is large), and
-# its centre moves up. The log of an average is biased low by about $\mathrm{Var}[w]/(2K\,p(x)^2)$,
+# own independent samples, and the call is compiled once): the spread shrinks as $K$ grows and
+# its centre moves up. It shrinks slower than $1/\sqrt{K}$, and now and then one estimate lands
+# far *above* the others: the weights are heavy-tailed, a rare $z$ with a huge $w_k$ dominates the
+# average. (The figure shows 5 of the images.) The log of an average is biased low by about $\mathrm{Var}[w]/(2K\,p(x)^2)$,
 # so the bias too shrinks like $1/K$. Both are why papers use a large $K$: Burda et al. evaluate
 # with $K = 5000$, the standard for MNIST since.
 
@@ -180,7 +182,7 @@ print(f"8-bit MNIST: NLL {result8['nll']:.1f} +- {result8['nll_stderr']:.1f} nat
 #   incomparable, benchmark.
 # - **Which split and how much of it.** Published numbers use the whole 10,000-image test set; a
 #   subset gives a different number (above, the first images in file order against a random
-#   subset), and model selection must use validation data, never the test set.
+#   subset: about 10 nats apart in our run), and model selection must use validation data, never the test set.
 # - **Which bound.** An ELBO, an IWAE training bound, and an importance-sampled $\mathcal{L}_K$
 #   are different quantities. "Test NLL" in the VAE literature means $-\mathcal{L}_{5000}$ (Burda et al.
 #   2016); with a small $K$ the number is pessimistic by the gap you saw above.
