@@ -9,7 +9,7 @@ import numpy as np
 
 __all__ = [
     "DatasetInfo", "DataArrays", "DataUnavailableError", "DATASETS",
-    "KNOWN_DATASETS", "dataset_info",
+    "KNOWN_DATASETS", "GALLERY_DATASETS", "dataset_info",
 ]
 
 
@@ -53,8 +53,18 @@ DATASETS = {
     "cifar10": DatasetInfo(
         "cifar10", (32, 32, 3), False, 10, False,
         "https://www.cs.toronto.edu/~kriz/"),
+    # The gallery sets (issue 11): generated in code, a local file, or tfds only.
+    "frey_faces": DatasetInfo(  # local file only (shared/data/frey_faces)
+        "frey_faces", (28, 20, 1), False, None, True, ""),
+    "sprites": DatasetInfo(  # generated in code (tfpvae.data.sprites)
+        "sprites", (64, 64, 1), True, 3, False, ""),
+    "celeb_a": DatasetInfo(  # tfds; its files come from Google Drive
+        "celeb_a", (64, 64, 3), False, None, True, "https://drive.google.com/"),
 }
-KNOWN_DATASETS = tuple(DATASETS)
+# Loaded from a local folder, tensorflow-datasets or the embedded sample.
+KNOWN_DATASETS = ("mnist", "binarized_mnist", "fashion_mnist", "cifar10")
+# Loaded by their own modules (tfpvae.data.faces, tfpvae.data.sprites).
+GALLERY_DATASETS = ("frey_faces", "sprites", "celeb_a")
 
 
 def dataset_info(name: str) -> DatasetInfo:
@@ -64,7 +74,7 @@ def dataset_info(name: str) -> DatasetInfo:
     except (KeyError, TypeError):
         raise ValueError(
             f"tfpvae.data: unknown dataset {name!r}; expected one of "
-            f"{', '.join(KNOWN_DATASETS)}") from None
+            f"{', '.join(DATASETS)}") from None
 
 
 class DataUnavailableError(FileNotFoundError):
@@ -94,10 +104,15 @@ class DataArrays:
       test: Test images, uint8 [N_test, H, W, C].
       train_labels: int64 [N_train] or None.
       test_labels: int64 [N_test] or None.
-      valid: Validation images (binarized_mnist only), else None.
-      source: Where the data came from: "local:<folder>", "tfds:<data dir>" or
-        "embedded sample (3000 train / 1000 test)".
+      valid: Validation images (binarized_mnist, frey_faces, celeb_a), else None.
+      source: Where the data came from: "local:<folder>", "tfds:<data dir>",
+        "embedded sample (3000 train / 1000 test)" or "generated: ...".
       event_shape: Shape of one image, (H, W, C).
+      train_attributes: Named per-example attributes of the training images,
+        `{name: array [N_train]}` (sprites' generative factors, celeb_a's 40
+        binary attributes), or None. The labels of attribute vectors.
+      test_attributes: The same for the test images, or None.
+      valid_attributes: The same for the validation images, or None.
     """
 
     name: str
@@ -108,6 +123,9 @@ class DataArrays:
     valid: Optional[np.ndarray] = None
     source: str = ""
     event_shape: Tuple[int, ...] = ()
+    train_attributes: Optional[dict] = None
+    test_attributes: Optional[dict] = None
+    valid_attributes: Optional[dict] = None
 
     @property
     def binary(self) -> bool:
@@ -119,12 +137,17 @@ class DataArrays:
             return None if a is None else f"{a.dtype}{list(a.shape)}"
         return (f"DataArrays(name={self.name!r}, train={shp(self.train)}, "
                 f"test={shp(self.test)}, valid={shp(self.valid)}, "
-                f"labels={self.train_labels is not None}, source={self.source!r})")
+                f"labels={self.train_labels is not None}, "
+                f"attributes={None if self.train_attributes is None else len(self.train_attributes)}, "
+                f"source={self.source!r})")
 
 
 def make_arrays(name: str, source: str, train, test, train_labels=None,
-                test_labels=None, valid=None) -> DataArrays:
-    """Builds a `DataArrays`, coercing to the canonical layout and checking it."""
+                test_labels=None, valid=None, attributes=None) -> DataArrays:
+    """Builds a `DataArrays`, coercing to the canonical layout and checking it.
+
+    `attributes`, if given, maps "train"/"test"/"valid" to `{name: array [N]}`.
+    """
     info = dataset_info(name)
 
     def images(a, split):
@@ -153,8 +176,26 @@ def make_arrays(name: str, source: str, train, test, train_labels=None,
                              f"{x.shape[0]} images but {y.shape[0]} labels")
         return y
 
+    def attrs(split, x):
+        named = (attributes or {}).get(split)
+        if named is None:
+            return None
+        if x is None:
+            raise ValueError(f"tfpvae.data: {name} has {split} attributes but "
+                             f"no {split} images")
+        out = {}
+        for key, a in named.items():
+            a = np.asarray(a).reshape(-1)
+            if a.shape[0] != x.shape[0]:
+                raise ValueError(f"tfpvae.data: {name} {split} attribute {key!r} "
+                                 f"from {source} has {a.shape[0]} values for "
+                                 f"{x.shape[0]} images")
+            out[key] = a
+        return out
+
     train, test, valid = (images(train, "train"), images(test, "test"),
                           images(valid, "valid"))
     return DataArrays(name, train, test, labels(train_labels, train, "train"),
                       labels(test_labels, test, "test"), valid, source,
-                      info.event_shape)
+                      info.event_shape, attrs("train", train),
+                      attrs("test", test), attrs("valid", valid))

@@ -6,7 +6,8 @@ import os
 import warnings
 
 from tfpvae.data import sources, tfds_source
-from tfpvae.data.info import DataArrays, DataUnavailableError, dataset_info
+from tfpvae.data.info import (GALLERY_DATASETS, DataArrays, DataUnavailableError,
+                              dataset_info)
 
 __all__ = ["load_arrays", "EmbeddedSampleWarning"]
 
@@ -33,8 +34,14 @@ def load_arrays(name: str, data_dir=None, *, download="auto",
     fail, `DataUnavailableError` lists every reason. Files that exist but are
     malformed raise ValueError.
 
+    The gallery datasets take their own route: "sprites" is generated in code
+    (`tfpvae.data.sprites.sprites_arrays`), "frey_faces" is read from the local
+    folder only (`tfpvae.data.faces.load_frey_faces`), "celeb_a" from tfds only
+    (`tfpvae.data.faces.load_celeb_a`, with its 40 attributes).
+
     Args:
-      name: "mnist", "binarized_mnist", "fashion_mnist" or "cifar10".
+      name: "mnist", "binarized_mnist", "fashion_mnist", "cifar10", or one of
+        the gallery sets "frey_faces", "sprites", "celeb_a".
       data_dir: Root of a local data folder (or the dataset's own folder).
       download: "auto", True (always try a tfds download) or False (never).
       tfds_data_dir: tfds data dir; default `$TFDS_DATA_DIR` or
@@ -53,6 +60,8 @@ def load_arrays(name: str, data_dir=None, *, download="auto",
     if download not in _DOWNLOAD_VALUES or not isinstance(download, (str, bool)):
         raise ValueError(f"load_arrays: download must be 'auto', True or False, "
                          f"got {download!r}")
+    if name in GALLERY_DATASETS:
+        return _load_gallery(name, data_dir, download, tfds_data_dir)
     reasons = []
     root = data_dir if data_dir is not None else os.environ.get("TFPVAE_DATA_DIR")
     if root:
@@ -82,3 +91,13 @@ def load_arrays(name: str, data_dir=None, *, download="auto",
         "\nResults are not comparable with published numbers. Pass data_dir= "
         "(or set TFPVAE_DATA_DIR) or allow tfds to download."), stacklevel=2)
     return arrays
+
+
+def _load_gallery(name, data_dir, download, tfds_data_dir) -> DataArrays:
+    from tfpvae.data.faces import load_celeb_a, load_frey_faces  # pylint: disable=g-import-not-at-top
+    from tfpvae.data.sprites import sprites_arrays  # pylint: disable=g-import-not-at-top
+    if name == "sprites":
+        return sprites_arrays()
+    if name == "frey_faces":
+        return load_frey_faces(data_dir)
+    return load_celeb_a(download=download, tfds_data_dir=tfds_data_dir)
