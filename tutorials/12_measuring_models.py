@@ -105,9 +105,10 @@ fig.savefig(f"{OUT}/12_bound_vs_k.png", dpi=100)
 # own independent samples, and the call is compiled once): the spread shrinks as $K$ grows and
 # its centre moves up. It shrinks slower than $1/\sqrt{K}$, and now and then one estimate lands
 # far *above* the others: the weights are heavy-tailed, a rare $z$ with a huge $w_k$ dominates the
-# average. (The figure shows 5 of the images.) The log of an average is biased low by about $\mathrm{Var}[w]/(2K\,p(x)^2)$,
-# so the bias too shrinks like $1/K$. Both are why papers use a large $K$: Burda et al. evaluate
-# with $K = 5000$, the standard for MNIST since.
+# average. (The figure shows 5 of the images.) The log of an average is also biased low, for
+# large $K$ by about $\mathrm{Var}[w]/(2K\,p(x)^2)$, so the bias shrinks like $1/K$.
+# Both are why papers use a large $K$: Burda et al. evaluate with $K = 5000$, the standard for
+# MNIST since.
 
 # %%
 num_images, num_seeds = (3, 5) if SMOKE else (10, 30)
