@@ -128,7 +128,8 @@ def _collect_variables(model, strategy) -> list:
 def _check_in_scope(variables, strategy) -> None:
     if strategy is tf.distribute.get_strategy() and not tf.distribute.has_strategy():
         return
-    outside = [v.name for v in variables if not strategy.extended.variable_created_in_scope(v)]
+    storage = [(v.name, v.value if isinstance(v, keras.Variable) else v) for v in variables]
+    outside = [name for name, v in storage if not strategy.extended.variable_created_in_scope(v)]
     if outside:
         raise ValueError(f"fit: {len(outside)} variable(s) were created outside the strategy's scope "
                          f"({outside[:4]}); build the model inside `with strategy.scope():`")

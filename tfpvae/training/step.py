@@ -194,6 +194,10 @@ def make_train_loop(train_step, steps_per_execution: int, *, num_flags: int,
     if isinstance(steps_per_execution, bool) or not isinstance(steps_per_execution, int) or steps_per_execution < 1:
         raise ValueError(f"steps_per_execution must be a positive int, got {steps_per_execution!r}")
     strategy = strategy or tf.distribute.get_strategy()
+    if strategy.num_replicas_in_sync > 1 and hasattr(train_step, "python_function"):
+        # a cross-replica tf.cond (the guarded update) inside a nested tf.function in a while loop
+        # fails to feed its captures: trace the step inline instead
+        train_step = train_step.python_function
 
     def one_step(batch):
         ok, bad = strategy.run(train_step, args=(batch,))

@@ -26,7 +26,8 @@ import tensorflow as tf
 __all__ = ["trainable_variables", "named_variables", "hidden_variables", "variable_key"]
 
 _LEAF_TYPES = (str, bytes, int, float, bool, type(None), tf.Tensor, tf.TensorShape, tf.DType)
-_OPAQUE_TYPES = (type, types.ModuleType, types.BuiltinFunctionType, np.ndarray, np.generic)
+_OPAQUE_TYPES = (type, types.ModuleType, types.BuiltinFunctionType, np.ndarray, np.generic,
+                 tf.distribute.Strategy, tf.distribute.StrategyExtended, tf.distribute.InputContext)
 # Keras bookkeeping attributes that point back up the graph or at unrelated objects.
 _SKIP_ATTRS = frozenset({"_inbound_nodes", "_outbound_nodes", "_parent_path", "_tracker",
                          "_self_tracked_trackables_unused"})
