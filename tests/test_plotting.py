@@ -150,10 +150,12 @@ def test_traversal_rows_are_examples_and_columns_set_one_dimension():
     vae = tfpvae.VAE(tfpvae.standard_normal(2), IdentityEncoder(), CodeDecoder())
     x = np.array([[0.3, -1.0], [1.5, 0.7]], np.float32)
     images = np.concatenate([x, np.zeros_like(x)], 1).reshape(2, 2, 2, 1)  # the encoder reads z from pixels
-    img = _image_of(P.traversal(vae, images, 1, values=[-1.0, 0.0, 2.0]))
+    with pytest.warns(P.ClippedValuesWarning):  # the inputs (latents written as pixels) leave [0, 1]
+        img = _image_of(P.traversal(vae, images, 1, values=[-1.0, 0.0, 2.0]))
     phi = tfd.Normal(0.0, 1.0).cdf
     for r in range(2):
-        for c, v in enumerate([-1.0, 0.0, 2.0]):
+        np.testing.assert_allclose(img[r * 3:r * 3 + 2, :2], np.clip(images[r, :, :, 0], 0, 1))  # column 0: input
+        for c, v in enumerate([-1.0, 0.0, 2.0], start=1):
             tile = img[r * 3:r * 3 + 2, c * 3:c * 3 + 2]
             assert tile[0, 0] == pytest.approx(float(phi(x[r, 0])), abs=1e-5)  # the example's own z1
             assert tile[0, 1] == pytest.approx(float(phi(v)), abs=1e-5)  # z2 set to the column's value

@@ -65,6 +65,8 @@ def training_curves(metrics, *, ncols: int = 3, panel_size: tuple[float, float] 
     if not panels:
         raise ValueError(f"training_curves: no known quantity ({', '.join(k for _, ks in CURVES for k in ks)}) "
                          f"in the epoch logs; train keys: {sorted(epochs[0].get('train', {}))}")
+    from matplotlib.ticker import MaxNLocator
+
     ncols = min(ncols, len(panels))
     nrows = math.ceil(len(panels) / ncols)
     fig = new_figure((ncols * panel_size[0], nrows * panel_size[1] + (0.3 if title else 0.0)), dpi)
@@ -76,6 +78,7 @@ def training_curves(metrics, *, ncols: int = 3, panel_size: tuple[float, float] 
         ax.set_xlabel("epoch", fontsize=7)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if len(series) > 1:
             ax.legend(fontsize=6)
         if key in ("elbo", "bound", "log_likelihood"):

@@ -83,24 +83,31 @@ def latent_manifold(model, *, num: int = 15, quantile_range: tuple[float, float]
     z1, z2 = np.meshgrid(values, values[::-1])
     z = np.stack([z1.ravel(), z2.ravel()], 1)
     means = model.decode(z).mean()
-    title = title or f"decoder means over z = Phi^-1(u), u in [{quantile_range[0]:g}, {quantile_range[1]:g}]"
+    title = title or (f"decoder means over z = Phi^-1(u), u in [{quantile_range[0]:g}, {quantile_range[1]:g}]; "
+                      "z1 grows left to right, z2 bottom to top")
     return grid_figure(means, num, image_shape=image_shape or model_image_shape(model), value_range=value_range,
                        title=title, **kwargs)
 
 
-def traversal(model, x, dim: int, *, values=None, value_range: Range = (0.0, 1.0),
+def traversal(model, x, dim: int, *, values=None, show_input: bool = True, value_range: Range = (0.0, 1.0),
               image_shape: Sequence[int] | None = None, title: str | None = None, **kwargs):
     """Rows: the examples ``x``; columns: their posterior mean with latent ``dim`` set to each of
-    ``values`` (default ``linspace(-3, 3, 9)``), decoded to means."""
+    ``values`` (default ``linspace(-3, 3, 9)``), decoded to means; with ``show_input`` the first
+    column is ``x`` itself."""
     if not 0 <= dim < model.latent_dim:
         raise ValueError(f"traversal: dim must be in [0, {model.latent_dim}), got {dim}")
     values = np.linspace(-3.0, 3.0, 9) if values is None else np.asarray(values, np.float32)
     z = np.asarray(latent.posterior_means(model, x))
     zs = np.repeat(z[:, None], len(values), 1)  # [N, V, d]
     zs[:, :, dim] = values
-    means = model.decode(zs.reshape(-1, z.shape[1])).mean()
-    return grid_figure(means, len(values), image_shape=image_shape or model_image_shape(model),
-                       value_range=value_range, col_labels=[f"{v:.2g}" for v in values],
+    shape = image_shape or model_image_shape(model)
+    tiles = as_images(model.decode(zs.reshape(-1, z.shape[1])).mean(), shape).reshape(len(z), len(values), -1)
+    labels = [f"{v:.2g}" for v in values]
+    if show_input:
+        inputs = as_images(x, shape).reshape(len(z), 1, -1)
+        tiles, labels = np.concatenate([inputs, tiles], 1), ["input"] + labels
+    size = as_images(x[:1], shape).shape[1:]
+    return grid_figure(tiles.reshape(-1, *size), len(labels), value_range=value_range, col_labels=labels,
                        title=title or f"traversal of latent dimension {dim} (columns: its value)", **kwargs)
 
 
@@ -123,7 +130,8 @@ def interpolation(model, x_a, x_b, *, num: int = 10, method: str = "slerp", valu
             labels.append(m)
     return grid_figure(np.concatenate(rows), num + 2, value_range=value_range, row_labels=labels,
                        col_labels=["x_a"] + [f"{v:.2f}" for v in t] + ["x_b"],
-                       title=title or f"{method} interpolation between posterior means (columns: t)", **kwargs)
+                       title=title or f"{'linear and spherical' if method == 'both' else method} interpolation between "
+                       "posterior means (columns: t)", **kwargs)
 
 
 def attribute_strips(model, x, vectors, *, k: float = 3.0, num: int = 7, names: Sequence[str] | None = None,
