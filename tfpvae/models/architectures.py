@@ -1,4 +1,10 @@
-"""Ready-made VAEs from the literature, composed from networks, heads and a prior."""
+"""Ready-made VAEs and autoencoders from the literature, composed from networks, heads and a prior.
+
+VAEs: :func:`mlp_vae` (Kingma & Welling; Burda et al.), :func:`conv_vae`, :func:`cvae_tutorial` (the
+TensorFlow CVAE tutorial, exactly), :func:`conv_face_vae` (64 x 64 colour faces). Deterministic
+autoencoders: :func:`mlp_autoencoder`, :func:`conv_autoencoder`. Every builder takes ``head=`` (the
+likelihood: Bernoulli, Gaussian, continuous Bernoulli, discretized logistic).
+"""
 
 from __future__ import annotations
 
