@@ -203,3 +203,19 @@ def test_epoch_images_give_one_gif_frame_per_epoch_even_when_resumed(tmp_path):
     assert not [n for n in os.listdir(frames) if n.startswith(".")]  # atomic writes left no temp files
     with pytest.raises(ValueError, match="no epoch_N.png"):
         P.make_gif(tmp_path / "ckpt", tmp_path / "x.gif")
+
+
+def test_plot_kind_covers_every_cli_kind_and_names_what_is_missing(tiny, x64):
+    metrics = {"epochs": [{"epoch": 1, "train": {"elbo": -3.0, "log_likelihood": -2.0, "kl": 1.0}}]}
+    attributes = x64[:, 0] > 0.5
+    for kind in P.PLOT_KINDS:
+        fig = P.plot_kind(kind, tiny, x64, labels=np.arange(len(x64)) % 2, metrics=metrics, attributes=attributes)
+        assert P.pixel_size(fig)[0] > 100, kind
+    with pytest.raises(ValueError, match="needs metrics"):
+        P.plot_kind("curves", tiny)
+    with pytest.raises(ValueError, match="attribute labels"):
+        P.plot_kind("attributes", tiny, x64)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        P.plot_kind("histogram", tiny, x64)
+    z = np.asarray(tfpvae.latent.posterior_means(tiny, x64))
+    assert P.kinds.most_active_dimension(tiny, x64) == int(np.argmax(z.var(0)))
