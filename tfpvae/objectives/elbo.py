@@ -54,6 +54,11 @@ class ELBO:
     Example:
       >>> objective = ELBO(num_samples=1, kl="analytic", beta=1.0)  # doctest: +SKIP
       >>> terms = objective(vae, x, seed=[0, 1]); loss = tf.reduce_mean(terms.loss)  # doctest: +SKIP
+      >>> ELBO(beta=cyclical(1000), free_bits=0.25)  # doctest: +SKIP
+
+    References:
+      Kingma & Welling (2014), Auto-Encoding Variational Bayes; free bits: Kingma et al. (2016),
+      Improved Variational Inference with Inverse Autoregressive Flow.
     """
 
     def __init__(self, num_samples: int = 1, kl: str = "auto", beta=1.0, free_bits: float | None = None,
