@@ -182,7 +182,7 @@ fig.savefig(f"{OUT}/01_independent_image.png", dpi=100)
 # - An image's log-probability is one number, the sum of its 784 pixel terms.
 #
 # The checks below enforce all of that (the sampling checks are looser in smoke mode, which draws
-# 100 times fewer samples).
+# 100 times fewer samples; the -206 nats are checked only on the real test set, between -260 and -180).
 
 # %%
 stderr_mean = 0.5 / np.sqrt(NUM_SAMPLES)  # standard error of the sample mean; that of the std is ~0.7x this
@@ -196,5 +196,6 @@ assert independent_gap < 1e-5, independent_gap
 assert per_image.shape == [8] and image_sum_gap < 1e-2, image_sum_gap
 if not SMOKE:
     assert kl_mc_stderr < 0.002, kl_mc_stderr  # 200,000 samples pin the KL to ~0.1% of a nat
+if not SMOKE and not arrays.source.startswith("embedded"):  # the real test set, not the embedded sample
     assert -260.0 < test_mean_log_prob < -180.0, test_mean_log_prob  # independent pixels: a crude model
 print("all checks passed; figures in", OUT)

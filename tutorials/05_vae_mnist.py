@@ -106,7 +106,9 @@ print(f"test ELBO {final['elbo']:.2f} = log-likelihood {final['log_likelihood']:
 from tfpvae.plotting import save_image_grid, save_reconstructions  # noqa: E402
 
 save_image_grid(f"{OUT}/05_samples.png", vae.sample(64, seed=[0, 1]).mean(), ncols=8, image_shape=(28, 28))
-x = test_x[:10].reshape(10, 784).astype("float32")
+# Ten test digits at random: the statically binarized test file begins with a long run of zeros.
+pick = np.random.default_rng(0).choice(len(test_x), size=10, replace=False)
+x = test_x[pick].reshape(10, 784).astype("float32")
 save_reconstructions(f"{OUT}/05_reconstructions.png", x, vae.reconstruct(x, seed=[0, 2]).mean(), (28, 28))
 
 # %% [markdown]
@@ -159,13 +161,16 @@ save_image_grid(f"{OUT}/05_manifold.png", vae2.decode(grid).mean(), ncols=15, im
 #   checked between -165 and -130), but its codes cover a round region with digits clustered, and the manifold morphs
 #   smoothly from one digit to the next (checked: the codes' mean is within 0.5 of the origin and
 #   their spread between 0.5 and 1.5 per axis, like the prior's).
+# - The numeric ranges are checked in full mode on the real data sets; on the embedded 3,000-image
+#   sample (no data folder) the tutorial runs but its numbers are worse, and only finiteness is checked.
 
 # %%
 assert encoder_grad_norm > 0
 assert np.isfinite(final["elbo"]) and np.isfinite(final2["elbo"])
 spread = codes.std(axis=0)
 print(f"2-D codes: mean {codes.mean(axis=0).round(2)}, std {spread.round(2)}")
-if not SMOKE:
+FULL_DATA = not (arrays.source.startswith("embedded") or mnist.source.startswith("embedded"))
+if not SMOKE and FULL_DATA:  # the ranges hold for the real data sets, not the embedded 3,000-image sample
     assert -116 < final["elbo"] < -106, final["elbo"]
     assert 12 < final["kl"] < 30, final["kl"]
     assert -165 < final2["elbo"] < -130, final2["elbo"]
