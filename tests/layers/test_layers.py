@@ -92,7 +92,7 @@ def test_flipout_gradients_have_lower_variance_than_reparameterization():
         return np.var(np.stack(grads), axis=0).sum()
 
     v_reparam, v_flipout = gradient_variance(reparam), gradient_variance(flipout)
-    # Margin: Flipout must at least halve the variance (measured ~1/10 at this batch of 64).
+    # Margin: Flipout must at least halve the variance (measured ratio 0.14 at this batch of 64).
     assert v_flipout < 0.5 * v_reparam, (v_flipout, v_reparam)
 
 
