@@ -201,6 +201,8 @@ def test_epoch_images_give_one_gif_frame_per_epoch_even_when_resumed(tmp_path):
     with Image.open(tmp_path / "train.gif") as gif:
         assert gif.n_frames == 3 and gif.size == Image.open(frames / "epoch_0001.png").size
     assert not [n for n in os.listdir(frames) if n.startswith(".")]  # atomic writes left no temp files
+    with Image.open(P.make_gif(frames, tmp_path / "small.gif", scale=0.5)) as small:
+        assert small.n_frames == 3 and small.size == tuple(round(v * 0.5) for v in gif.size)
     with pytest.raises(ValueError, match="no epoch_N.png"):
         P.make_gif(tmp_path / "ckpt", tmp_path / "x.gif")
 

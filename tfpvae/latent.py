@@ -105,6 +105,9 @@ def compare_priors(model, x, distributions: dict, *, num_samples: int = 100, see
     ``"log_likelihood"``: ``log (1/S) sum_s p(x_n|z_s)``, the Monte Carlo log-likelihood of ``x_n``
     under the decoder with ``r`` as prior (a lower estimate of ``log int p(x|z) r(z) dz`` in
     expectation), and ``"best_sample"``: ``max_s log p(x_n|z_s)``, how close the nearest sample comes.
+    Both compare sampling distributions at equal ``S``; neither is a good estimate of ``log p(x)``
+    beyond a few latent dimensions (16-D MNIST VAE, S = 500: -158 nats against a test ELBO of -90;
+    use :mod:`tfpvae.evaluation` for the evidence).
 
     Returns:
       ``{name: {"log_likelihood": float, "best_sample": float}}`` in nats per example.

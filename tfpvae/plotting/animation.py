@@ -81,10 +81,10 @@ class EpochImages(Callback):
             make_gif(self.directory, self.gif_path, self.fps)
 
 
-def make_gif(frames_dir, path, fps: float = 4.0, *, loop: int = 0) -> Path:
+def make_gif(frames_dir, path, fps: float = 4.0, *, loop: int = 0, scale: float = 1.0) -> Path:
     """Assemble the ``epoch_N.png`` frames of ``frames_dir`` into an animated GIF at ``path``, one
-    frame per epoch in epoch order (frames of another size are resized to the first's), written
-    atomically. Returns ``path``."""
+    frame per epoch in epoch order (frames of another size are resized to the first's; ``scale < 1``
+    shrinks them all, for a smaller file), written atomically. Returns ``path``."""
     from PIL import Image
 
     from tfpvae.training.io import atomic_write_bytes
@@ -96,8 +96,9 @@ def make_gif(frames_dir, path, fps: float = 4.0, *, loop: int = 0) -> Path:
     for p in paths:
         with Image.open(p) as im:
             frame = im.convert("RGB")
-        if frames and frame.size != frames[0].size:
-            frame = frame.resize(frames[0].size)
+        size = frames[0].size if frames else (round(frame.width * scale), round(frame.height * scale))
+        if frame.size != size:
+            frame = frame.resize(size, Image.LANCZOS)
         frames.append(frame)
     buffer = io.BytesIO()
     # Each frame carries its epoch in the title, so Pillow never merges two frames as identical.
