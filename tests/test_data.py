@@ -10,6 +10,7 @@ import os
 import struct
 import sys
 import types
+import warnings
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -84,7 +85,7 @@ def test_local_idx_bad_magic_raises(tmp_path):
   write_mnist_folder(tmp_path / "mnist")
   write_idx(tmp_path / "mnist" / "t10k-labels-idx1-ubyte.gz",
             np.zeros(3, np.uint8), 2051)
-  with pytest.raises(ValueError, match="magic number 2051, expected 2049"):
+  with pytest.raises(data.DataFileError, match="magic number 2051, expected 2049"):
     data.load_arrays("mnist", tmp_path)
 
 
@@ -117,42 +118,48 @@ def test_unknown_dataset_lists_known_names():
 
 
 def test_fashion_labels_only_names_missing_image_files(tmp_path):
+  """An explicit folder that lacks the images is the only source tried: one reason, naming them."""
   write_mnist_folder(tmp_path / "fashion_mnist", names=IDX_NAMES[1::2])
   with pytest.raises(data.DataUnavailableError) as err:
     data.load_arrays("fashion_mnist", tmp_path)
   msg = str(err.value)
   assert "train-images-idx3-ubyte.gz" in msg
   assert "t10k-images-idx3-ubyte.gz" in msg and "only the label" in msg
-  assert "TFPVAE_OFFLINE=1" in msg  # tfds reason
-  assert "no sample of fashion_mnist" in msg  # embedded reason
-  assert len(err.value.reasons) == 3
+  assert str(tmp_path / "fashion_mnist") in msg
+  assert "no other source was tried" in msg and "\n" not in msg
+  assert len(err.value.reasons) == 1
 
 
-@pytest.mark.parametrize("name,shapes", [
-    ("mnist", {"train": 3000, "test": 1000}),
-    ("binarized_mnist", {"train": 3000, "valid": 1000, "test": 1000}),
-])
-def test_offline_falls_back_to_embedded_sample(tmp_path, name, shapes):
-  with pytest.warns(data.EmbeddedSampleWarning,
-                    match="EMBEDDED SAMPLE") as record:
-    d = data.load_arrays(name, tmp_path / "does_not_exist")
+def test_no_source_given_binarized_mnist_is_the_full_embedded_set():
+  with warnings.catch_warnings():
+    warnings.simplefilter("error")  # the complete dataset: no sample warning
+    d = data.load_arrays("binarized_mnist")
+  assert d.source == ("embedded: full statically binarized MNIST "
+                      "(Larochelle & Murray 2011)") and d.embedded
+  assert (len(d.train), len(d.valid), len(d.test)) == (50000, 10000, 10000)
+  assert d.train.dtype == np.uint8 and set(np.unique(d.test)) == {0, 1}
+  assert abs(d.train.mean() - 0.13056) < 1e-5
+  assert abs(d.test.mean() - 0.13251) < 1e-5
+
+
+def test_no_source_given_mnist_is_the_labelled_sample_with_a_warning():
+  with pytest.warns(data.EmbeddedSampleWarning, match="SMALL MNIST sample") as record:
+    d = data.load_arrays("mnist")
   msg = str(record[0].message)
-  assert "does not exist" in msg and "TFPVAE_OFFLINE=1" in msg
-  assert d.source == "embedded sample (3000 train / 1000 test)"
-  for split, n in shapes.items():
-    assert getattr(d, split).shape == (n, 28, 28, 1)
-    assert getattr(d, split).dtype == np.uint8
-  if name == "mnist":
-    assert d.train_labels.shape == (3000,) and d.train.max() == 255
-    assert d.train_labels[:5].tolist() == [5, 0, 4, 1, 9]  # Known MNIST head.
-  else:
-    assert set(np.unique(d.train)) == {0, 1}
-    assert 0.12 < d.train.mean() < 0.14
+  assert "TFPVAE_OFFLINE=1" in msg and "not comparable" in msg
+  assert d.source.startswith("embedded: SMALL MNIST sample") and d.embedded
+  assert d.train.shape == (3000, 28, 28, 1) and d.test.shape == (1000, 28, 28, 1)
+  assert d.train.max() == 255 and d.train_labels.dtype == np.int64
+  # Drawn at random across classes: balanced, and no split begins with a run of one digit.
+  assert np.bincount(d.train_labels).tolist() == [300] * 10
+  assert np.bincount(d.test_labels).tolist() == [100] * 10
+  assert len(set(d.test_labels[:20].tolist())) >= 6
+  assert d.test[:100].mean() > 20  # the file-order test head of the old sample was all zeros
 
 
-def test_no_embedded_fallback_when_disallowed(tmp_path):
+def test_no_embedded_fallback_when_disallowed():
   with pytest.raises(data.DataUnavailableError, match="allow_embedded=False"):
-    data.load_arrays("mnist", tmp_path, allow_embedded=False)
+    data.load_arrays("mnist", allow_embedded=False)
 
 
 def test_auto_download_skips_tfds_when_host_unreachable(monkeypatch):
@@ -201,7 +208,7 @@ def test_tfds_download_when_reachable(monkeypatch, tmp_path):
   monkeypatch.setattr(tfds_source, "host_reachable", lambda *a, **k: "")
   calls = install_fake_tfds(monkeypatch, [
       (np.zeros((n, 28, 28, 1), np.uint8), np.arange(n)) for n in (4, 2)])
-  d = data.load_arrays("mnist", tmp_path / "no_local", tfds_data_dir=tmp_path)
+  d = data.load_arrays("mnist", tfds_data_dir=tmp_path)
   assert calls == [("mnist", ["train", "test"], -1, str(tmp_path), True,
                     {"as_supervised": True})]
   assert d.train.shape == (4, 28, 28, 1) and d.test_labels.tolist() == [0, 1]

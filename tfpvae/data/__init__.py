@@ -1,27 +1,31 @@
-"""Datasets for VAE experiments: loaders and tf.data pipelines.
+"""Datasets for VAE experiments: loaders, support checks and tf.data pipelines.
 
 Typical use::
 
   from tfpvae import data
-  arrays = data.load_arrays("binarized_mnist", data_dir="shared/data")
+  arrays = data.load_arrays("binarized_mnist")            # the full set shipped in the package
+  data.check_support(arrays.train, "bernoulli", "binarized_mnist train")
   train = lambda epoch: data.make_dataset(arrays.train, batch_size=100,
                                           epoch=epoch, flatten=True)
 
-`load_arrays` tries a local folder, then tensorflow-datasets (only if it can
-work quickly), then a small embedded sample (mnist, binarized_mnist) with an
-`EmbeddedSampleWarning`. Set `TFPVAE_OFFLINE=1` to never download and
-`TFPVAE_DATA_DIR` to give a default local folder.
+`load_arrays` loads from the source asked for and only from it: a data folder (`data_dir=` or
+`TFPVAE_DATA_DIR`) that lacks the dataset is an error naming the folder and the expected files.
+With no source asked for, binarized_mnist comes from the complete copy shipped in the package,
+the others from tensorflow-datasets when it can work quickly (`TFPVAE_OFFLINE=1` forbids
+downloads), and mnist last from a small labelled embedded sample with an `EmbeddedSampleWarning`.
+Corrupt or truncated files raise a one-line `DataFileError` naming the file.
 """
 
-from tfpvae.data.info import (DATASETS, KNOWN_DATASETS, DataArrays,
+from tfpvae.data.info import (DATASETS, KNOWN_DATASETS, DataArrays, DataFileError,
                               DatasetInfo, DataUnavailableError, dataset_info)
 from tfpvae.data.loaders import EmbeddedSampleWarning, load_arrays
 from tfpvae.data.pipeline import BINARIZE_MODES, make_dataset
+from tfpvae.data.support import SUPPORT_LIKELIHOODS, GreyLevelWarning, check_support
 
 __all__ = [
-    "BINARIZE_MODES", "DATASETS", "DataArrays", "DataUnavailableError",
-    "DatasetInfo", "EmbeddedSampleWarning", "KNOWN_DATASETS", "dataset_info",
-    "load_arrays", "make_dataset",
+    "BINARIZE_MODES", "DATASETS", "DataArrays", "DataFileError", "DataUnavailableError",
+    "DatasetInfo", "EmbeddedSampleWarning", "GreyLevelWarning", "KNOWN_DATASETS",
+    "SUPPORT_LIKELIHOODS", "check_support", "dataset_info", "load_arrays", "make_dataset",
 ]
 
 from tfpvae.data.tabular import (UCI_DATASETS, Standardizer, TabularSplit, load_uci,  # noqa: E402

@@ -8,7 +8,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 __all__ = [
-    "DatasetInfo", "DataArrays", "DataUnavailableError", "DATASETS",
+    "DatasetInfo", "DataArrays", "DataUnavailableError", "DataFileError", "DATASETS",
     "KNOWN_DATASETS", "GALLERY_DATASETS", "dataset_info",
 ]
 
@@ -78,17 +78,31 @@ def dataset_info(name: str) -> DatasetInfo:
 
 
 class DataUnavailableError(FileNotFoundError):
-    """No source (local folder, tfds, embedded sample) could provide a dataset.
+    """No allowed source (local folder, tfds, embedded data) could provide a dataset.
 
-    The message lists the reason each source failed; `reasons` holds them as a
-    list of strings.
+    With one reason (e.g. an explicitly given folder that lacks the data) the message is one line;
+    with several it lists the reason each source failed. `reasons` holds them as strings.
     """
 
-    def __init__(self, name: str, reasons):
+    def __init__(self, name: str, reasons, note: str = ""):
         self.reasons = list(reasons)
-        lines = "\n".join(f"  - {r}" for r in self.reasons)
-        super().__init__(f"tfpvae.data: could not load {name!r} from any source:"
-                         f"\n{lines}")
+        if len(self.reasons) == 1:
+            message = f"tfpvae.data: could not load {name!r}: {self.reasons[0]}"
+        else:
+            lines = "\n".join(f"  - {r}" for r in self.reasons)
+            message = f"tfpvae.data: could not load {name!r} from any source:\n{lines}"
+        super().__init__(message + (f" {note}" if note else ""))
+
+
+class DataFileError(ValueError):
+    """A data file exists but is truncated, corrupt or not what its name says.
+
+    The message is one line naming the file; `path` holds it.
+    """
+
+    def __init__(self, path, problem: str):
+        self.path = str(path)
+        super().__init__(f"tfpvae.data: {self.path} {problem}")
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -105,8 +119,9 @@ class DataArrays:
       train_labels: int64 [N_train] or None.
       test_labels: int64 [N_test] or None.
       valid: Validation images (binarized_mnist, frey_faces, celeb_a), else None.
-      source: Where the data came from: "local:<folder>", "tfds:<data dir>",
-        "embedded sample (3000 train / 1000 test)" or "generated: ...".
+      source: Where the data came from: "local:<folder or file>", "tfds:<data dir>",
+        "embedded: ..." (what was shipped, e.g. the full binarized MNIST or the small MNIST
+        sample) or "generated: ...".
       event_shape: Shape of one image, (H, W, C).
       train_attributes: Named per-example attributes of the training images,
         `{name: array [N_train]}` (sprites' generative factors, celeb_a's 40
@@ -126,6 +141,11 @@ class DataArrays:
     train_attributes: Optional[dict] = None
     test_attributes: Optional[dict] = None
     valid_attributes: Optional[dict] = None
+
+    @property
+    def embedded(self) -> bool:
+        """True if the arrays came from the copy shipped inside the package."""
+        return self.source.startswith("embedded")
 
     @property
     def binary(self) -> bool:

@@ -1,4 +1,9 @@
-"""`load_arrays`: one entry point that tries every data source in order."""
+"""`load_arrays`: one entry point that loads from the source asked for, and only from it.
+
+A source that was asked for (a data folder, a tfds data dir, a tfds download) either provides the
+data or is an error naming what it lacked: a mistyped folder never trains on something else in
+silence. The data shipped in the package is used only when no source was asked for.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,7 @@ import os
 import warnings
 
 from tfpvae.data import sources, tfds_source
-from tfpvae.data.info import (GALLERY_DATASETS, DataArrays, DataUnavailableError,
-                              dataset_info)
+from tfpvae.data.info import GALLERY_DATASETS, DataArrays, DataUnavailableError, dataset_info
 
 __all__ = ["load_arrays", "EmbeddedSampleWarning"]
 
@@ -15,65 +19,67 @@ _DOWNLOAD_VALUES = ("auto", True, False)
 
 
 class EmbeddedSampleWarning(UserWarning):
-    """Issued when `load_arrays` falls back to the small embedded sample."""
+    """Issued when `load_arrays` returns the small embedded MNIST sample (not the full dataset)."""
 
 
-def load_arrays(name: str, data_dir=None, *, download="auto",
-                tfds_data_dir=None, allow_embedded: bool = True) -> DataArrays:
-    """Loads a dataset as in-memory uint8 arrays, trying sources in order.
+def load_arrays(name: str, data_dir=None, *, download="auto", tfds_data_dir=None,
+                allow_embedded: bool = True) -> DataArrays:
+    """Loads a dataset as in-memory uint8 arrays from the source asked for.
 
-    1. A local folder laid out like `shared/data` (see `sources.load_local`):
-       `data_dir`, or `$TFPVAE_DATA_DIR` when `data_dir` is None.
-    2. tensorflow-datasets, only if the data is already prepared in the tfds
-       data dir or a download can work: `TFPVAE_OFFLINE=1` forbids downloads,
-       and `download="auto"` first checks the hosts with a 2 s TCP connect.
-    3. The embedded sample (mnist and binarized_mnist only: 3000 train / 1000
-       test images), with an `EmbeddedSampleWarning` printed to stderr.
+    1. A data folder laid out like `shared/data` (`sources.load_local`): `data_dir`, else
+       `$TFPVAE_DATA_DIR`. When one is given it is the ONLY source: if it does not hold the
+       dataset, `DataUnavailableError` names the folder and the files expected there.
+    2. tensorflow-datasets when asked for (`tfds_data_dir=` or `download=True`): the only source.
+    3. Nothing asked for: binarized_mnist comes from the WHOLE copy shipped in the package
+       (50000 / 10000 / 10000, identical to the original files, no network needed); the other
+       datasets from tfds when it is prepared or a download can work (`TFPVAE_OFFLINE=1` forbids
+       downloads; `download="auto"` first checks the hosts within 2 s); mnist last from a small
+       embedded labelled sample (300 train / 100 test per class) with an `EmbeddedSampleWarning`.
+       If all fail, `DataUnavailableError` lists every reason.
 
-    A source that lacks the data is skipped and its reason remembered; if all
-    fail, `DataUnavailableError` lists every reason. Files that exist but are
-    malformed raise ValueError.
+    `DataArrays.source` always says where the data came from ("local:<path>", "tfds:<dir>",
+    "embedded: ...").
 
-    The gallery datasets take their own route: "sprites" is generated in code
-    (`tfpvae.data.sprites.sprites_arrays`), "frey_faces" is read from the local
-    folder only (`tfpvae.data.faces.load_frey_faces`), "celeb_a" from tfds only
-    (`tfpvae.data.faces.load_celeb_a`, with its 40 attributes).
+    The gallery datasets take their own route: "sprites" is generated in code, "frey_faces" is read
+    from the local folder only, "celeb_a" from tfds only (`tfpvae.data.faces`, `tfpvae.data.sprites`).
 
     Args:
-      name: "mnist", "binarized_mnist", "fashion_mnist", "cifar10", or one of
-        the gallery sets "frey_faces", "sprites", "celeb_a".
+      name: "mnist", "binarized_mnist", "fashion_mnist", "cifar10", or one of the gallery sets
+        "frey_faces", "sprites", "celeb_a".
       data_dir: Root of a local data folder (or the dataset's own folder).
-      download: "auto", True (always try a tfds download) or False (never).
-      tfds_data_dir: tfds data dir; default `$TFDS_DATA_DIR` or
+      download: "auto", True (tfds download asked for) or False (never download).
+      tfds_data_dir: tfds data dir (giving it asks for tfds); default `$TFDS_DATA_DIR` or
         `~/tensorflow_datasets`.
-      allow_embedded: If False, never fall back to the embedded sample.
+      allow_embedded: If False, never use the data shipped in the package.
 
     Returns:
-      `DataArrays`; images uint8 [N, H, W, C] (binarized_mnist: {0, 1}),
-      labels int64 [N] or None, `source` telling where they came from.
+      `DataArrays`; images uint8 [N, H, W, C] (binarized_mnist: {0, 1}), labels int64 [N] or None.
 
     Raises:
-      ValueError: Unknown `name`, bad `download`, malformed files.
-      DataUnavailableError: No source has the data.
+      ValueError: Unknown `name` or bad `download`; `DataFileError` (a ValueError) for a file that is
+        there but truncated, corrupt or malformed (one line naming the file).
+      DataUnavailableError: The source asked for lacks the data, or no source has it.
     """
     dataset_info(name)  # ValueError listing the known names.
     if download not in _DOWNLOAD_VALUES or not isinstance(download, (str, bool)):
-        raise ValueError(f"load_arrays: download must be 'auto', True or False, "
-                         f"got {download!r}")
+        raise ValueError(f"load_arrays: download must be 'auto', True or False, got {download!r}")
     if name in GALLERY_DATASETS:
         return _load_gallery(name, data_dir, download, tfds_data_dir)
-    reasons = []
+    origin = "data_dir" if data_dir is not None else "TFPVAE_DATA_DIR"
     root = data_dir if data_dir is not None else os.environ.get("TFPVAE_DATA_DIR")
-    if root:
+    if root is not None and str(root) != "":
+        return _load_asked_folder(name, root, origin)
+    if tfds_data_dir is not None or download is True:
         try:
-            return sources.load_local(name, root)
+            return tfds_source.load_tfds(name, download=download, tfds_data_dir=tfds_data_dir)
         except sources.SourceUnavailable as e:
-            reasons.append(str(e))
-    else:
-        reasons.append("local: no data_dir given and TFPVAE_DATA_DIR is not set")
+            raise DataUnavailableError(name, [str(e)], note="(tfds was asked for, so no other source was tried)") \
+                from None
+    reasons = ["local: no data_dir given and TFPVAE_DATA_DIR is not set"]
+    if name == "binarized_mnist" and allow_embedded:
+        return sources.load_embedded(name)  # the complete dataset: nothing to download
     try:
-        return tfds_source.load_tfds(name, download=download,
-                                     tfds_data_dir=tfds_data_dir)
+        return tfds_source.load_tfds(name, download=download)
     except sources.SourceUnavailable as e:
         reasons.append(str(e))
     if not allow_embedded:
@@ -85,12 +91,23 @@ def load_arrays(name: str, data_dir=None, *, download="auto",
         reasons.append(str(e))
         raise DataUnavailableError(name, reasons) from None
     warnings.warn(EmbeddedSampleWarning(
-        f"tfpvae.data: using the EMBEDDED SAMPLE of {name} (only the first "
-        f"{len(arrays.train)} train / {len(arrays.test)} test images of the "
-        f"official splits), because no full copy was found:\n" + "\n".join(f"  - {r}" for r in reasons) +
-        "\nResults are not comparable with published numbers. Pass data_dir= "
-        "(or set TFPVAE_DATA_DIR) or allow tfds to download."), stacklevel=2)
+        f"tfpvae.data: using the {arrays.source}, because no data folder was given and tfds could not "
+        f"provide {name} ({'; '.join(reasons)}). Results are not comparable with published numbers: pass "
+        f"data_dir= (or set TFPVAE_DATA_DIR) to a folder holding {name}/{sources.expected_files(name)[0]} etc."),
+        stacklevel=2)
     return arrays
+
+
+def _load_asked_folder(name: str, root, origin: str) -> DataArrays:
+    """The folder the user named, or a one-line error naming it and the files expected there."""
+    try:
+        return sources.load_local(name, root)
+    except sources.SourceUnavailable as e:
+        files = ", ".join(sources.expected_files(name))
+        raise DataUnavailableError(
+            name, [f"{origin}={root} does not hold it: {e}; expected {os.path.join(str(root), name)}/ with {files}."],
+            note="A data folder was given, so no other source was tried: fix the path, or leave it unset to use "
+                 "tensorflow-datasets or the data shipped with tfpvae.") from None
 
 
 def _load_gallery(name, data_dir, download, tfds_data_dir) -> DataArrays:
