@@ -139,3 +139,13 @@ def test_sprites_x_attribute_edit_moves_the_centre_of_mass_right_and_left():
     means = np.asarray(latent.edit(model, x[middle], v, [-1.0, 0.0, 1.0]).mean()).reshape(3, len(middle), 16, 16)
     centre = (means.sum(2) * (np.arange(16) + 0.5)).sum(-1) / means.sum((2, 3))  # [3, N] in pixels
     assert np.all(centre[2] - centre[1] > 0.5) and np.all(centre[1] - centre[0] > 0.5)
+
+
+def test_autoencoder_codes_are_their_own_means_and_the_aggregate_fits_them():
+    ae = tfpvae.models.mlp_autoencoder((6,), latent_dim=3, hidden=(8,))
+    x = np.random.default_rng(0).random((300, 6)).astype(np.float32)
+    codes = np.asarray(ae.encode(x))
+    np.testing.assert_allclose(latent.posterior_means(ae, x), codes)
+    full = latent.aggregate_posterior(ae, x, "full", batch_size=128)
+    np.testing.assert_allclose(full.mean(), codes.mean(0), atol=1e-5)
+    np.testing.assert_allclose(full.covariance(), np.cov(codes.T, bias=True), atol=1e-4)

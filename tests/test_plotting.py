@@ -221,3 +221,18 @@ def test_plot_kind_covers_every_cli_kind_and_names_what_is_missing(tiny, x64):
         P.plot_kind("histogram", tiny, x64)
     z = np.asarray(tfpvae.latent.posterior_means(tiny, x64))
     assert P.kinds.most_active_dimension(tiny, x64) == int(np.argmax(z.var(0)))
+
+
+def test_autoencoders_plot_through_their_codes_and_sample_only_with_a_given_prior(x64):
+    ae = tfpvae.models.mlp_autoencoder((64,), latent_dim=2, hidden=(8,))
+    with pytest.raises(ValueError, match="has no prior"):
+        P.sample_grid(ae, 4)
+    agg = tfpvae.latent.aggregate_posterior(ae, x64, "full")
+    fig = P.sample_grid(ae, 4, prior=agg, ncols=2, title="codes")
+    z = agg.sample(4, seed=tf.constant([0, 0]))
+    np.testing.assert_allclose(_image_of(fig)[:8, :8], np.asarray(ae.decode(z).mean())[0].reshape(8, 8), atol=1e-6)
+    both = P.figures.new_figure((8, 4))
+    axes = both.subplots(1, 2)
+    P.latent_scatter(ae, x64, ax=axes[0]), P.latent_scatter(tfpvae.mlp_vae((64,), 2, hidden=(8,)), x64, ax=axes[1])
+    codes = np.asarray(ae.encode(x64))
+    np.testing.assert_allclose(axes[0].collections[0].get_offsets(), codes, atol=1e-6)

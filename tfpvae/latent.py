@@ -37,8 +37,11 @@ def _batches(data, batch_size: int):
 def posterior_means(model, x, *, num_samples: int | None = None, seed=0) -> tf.Tensor:
     """``E_q[z|x]`` ``[B, latent_dim]``: the closed-form mean when ``q`` has one; for a flow posterior
     (``TransformedDistribution`` with a non-affine bijector) the flow applied to the base mean, a
-    deterministic point of the posterior; with ``num_samples`` a Monte Carlo mean instead."""
+    deterministic point of the posterior; with ``num_samples`` a Monte Carlo mean instead. For a
+    deterministic autoencoder (``encode`` returns the code tensor) the code itself."""
     q = model.encode(x)
+    if not isinstance(q, tfd.Distribution):
+        return tf.convert_to_tensor(q)
     if num_samples:
         return tf.reduce_mean(q.sample(num_samples, seed=as_seed(seed)), 0)
     try:
@@ -48,7 +51,11 @@ def posterior_means(model, x, *, num_samples: int | None = None, seed=0) -> tf.T
 
 
 def _moments(q, num_samples: int, seed) -> tuple[np.ndarray, np.ndarray]:
-    """Per-example mean ``[B, d]`` and second moment ``E[z z^T]`` ``[B, d, d]`` of ``q(z|x)``."""
+    """Per-example mean ``[B, d]`` and second moment ``E[z z^T]`` ``[B, d, d]`` of ``q(z|x)`` (of the
+    point mass at the code, for an autoencoder)."""
+    if not isinstance(q, tfd.Distribution):
+        z = np.asarray(q, np.float64)
+        return z, z[:, :, None] * z[:, None, :]
     try:
         m = q.mean()
         try:
@@ -69,7 +76,9 @@ def aggregate_posterior(model, data, kind: str = "diagonal", *, num_samples: int
 
     The moments are exact for Gaussian posteriors (``mu_i``, ``Sigma_i``):
     ``mean = mean_i mu_i`` and ``Cov = mean_i Sigma_i + Cov_i(mu_i)`` (law of total covariance);
-    for a flow posterior each ``q(z|x_i)`` contributes ``num_samples`` draws instead.
+    for a flow posterior each ``q(z|x_i)`` contributes ``num_samples`` draws instead; for a
+    deterministic autoencoder (``Sigma_i = 0``) it is the Gaussian fitted to the codes, which makes
+    an autoencoder a (poor) generative model.
 
     Args:
       data: images ``[N, ...]`` (array or tensor) or a ``tf.data.Dataset`` of batches.

@@ -98,18 +98,26 @@ def model_image_shape(model) -> tuple[int, ...] | None:
     return shape if len(shape) == 3 else None
 
 
-def sample_grid(model, num: int = 100, *, seed=0, ncols: int | None = 10, image_shape: Sequence[int] | None = None,
-                value_range: Range = (0.0, 1.0), title: str | None = "decoder means E[x|z], z ~ p(z)", **kwargs):
-    """Decoder means of ``num`` prior draws: ``model.sample(num, seed).mean()`` tiled.
+def sample_grid(model, num: int = 100, *, seed=0, prior=None, ncols: int | None = 10,
+                image_shape: Sequence[int] | None = None, value_range: Range = (0.0, 1.0), title: str | None = None,
+                **kwargs):
+    """Decoder means of ``num`` latent draws, ``model.decode(z).mean()`` with ``z ~ prior`` tiled.
 
-    ``seed``: an int ``n`` (stateless ``[0, n]``) or a shape-[2] seed. Other keywords go to
-    :func:`grid_figure`.
+    ``prior``: the sampling distribution; the model's own prior by default (``model.sample``), or
+    e.g. :func:`tfpvae.latent.aggregate_posterior` (the sampling trick; the only way to sample an
+    autoencoder). ``seed``: an int ``n`` (stateless ``[0, n]``) or a shape-[2] seed. Other keywords
+    go to :func:`grid_figure`.
     """
     from tfpvae._seeds import as_seed
 
-    means = model.sample(num, seed=as_seed(seed)).mean()
-    return grid_figure(means, ncols, image_shape=image_shape or model_image_shape(model), value_range=value_range,
-                       title=title, **kwargs)
+    if prior is None and not hasattr(model, "prior"):
+        raise ValueError(f"sample_grid: {type(model).__name__} has no prior; pass prior=, e.g. "
+                         "tfpvae.latent.aggregate_posterior(model, data)")
+    z = (prior if prior is not None else model.prior).sample(num, seed=as_seed(seed))
+    title = title or ("decoder means E[x|z], z ~ p(z)" if prior is None else
+                      f"decoder means E[x|z], z ~ {getattr(prior, 'name', type(prior).__name__)}")
+    return grid_figure(model.decode(z).mean(), ncols, image_shape=image_shape or model_image_shape(model),
+                       value_range=value_range, title=title, **kwargs)
 
 
 def _interleave(originals: np.ndarray, reconstructions: np.ndarray, ncols: int) -> tuple[np.ndarray, list[str]]:

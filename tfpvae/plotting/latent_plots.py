@@ -32,11 +32,14 @@ def pca_2d(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def latent_scatter(model, x, labels=None, *, title: str | None = None, figsize=(6.0, 5.0), dpi: int = 100,
-                   batch_size: int = 1000, point_size: float = 2.0):
-    """Posterior means ``E_q[z|x]`` of ``x`` as points coloured by ``labels`` ``[N]`` (ints).
+                   batch_size: int = 1000, point_size: float = 2.0, ax=None):
+    """Posterior means ``E_q[z|x]`` of ``x`` (an autoencoder's codes) as points coloured by
+    ``labels`` ``[N]`` (ints).
 
     A 2-D latent is drawn as is; a larger one is projected on its first two principal components
     (:func:`pca_2d`), which the axis labels and title state with the variance they explain.
+    ``ax``: draw into this matplotlib ``Axes`` (e.g. side by side with another model) and return
+    its figure; otherwise a new ``figsize`` figure.
     """
     z = np.concatenate([np.asarray(latent.posterior_means(model, xb)) for xb in latent._batches(x, batch_size)])
     if z.shape[1] == 1:
@@ -48,8 +51,9 @@ def latent_scatter(model, x, labels=None, *, title: str | None = None, figsize=(
     else:
         axes = ["z1", "z2"]
         title = title or f"posterior means of {len(z)} examples (2-D latent)"
-    fig = new_figure(figsize, dpi)
-    ax = fig.add_subplot()
+    own = ax is None
+    fig = new_figure(figsize, dpi) if own else ax.figure
+    ax = fig.add_subplot() if own else ax
     if labels is None:
         ax.scatter(z[:, 0], z[:, 1], s=point_size, c="k", alpha=0.5, linewidths=0)
     else:
@@ -65,7 +69,8 @@ def latent_scatter(model, x, labels=None, *, title: str | None = None, figsize=(
     ax.set_xlabel(axes[0], fontsize=8), ax.set_ylabel(axes[1], fontsize=8)
     ax.tick_params(labelsize=7)
     ax.set_title(title, fontsize=9)
-    fig.tight_layout()
+    if own:
+        fig.tight_layout()
     return fig
 
 
