@@ -5,7 +5,9 @@ dynamically binarized training images) trained for a few epochs on all 60,000 tr
 then, from the trained model, the latent scatter of test images coloured by digit, the 15 x 15
 manifold, prior samples, reconstructions, a traversal, the training curves, the per-epoch GIF of
 100 fixed latents, and prior vs aggregate-posterior samples with their decoder log-likelihoods
-(the "sampling trick"). The same with a 16-D latent: the PCA scatter, samples, reconstructions,
+(the "sampling trick"). The same MLP as a deterministic autoencoder: its 2-D codes beside the
+VAE's posterior means, and its decoder at N(0, I) draws vs draws from a Gaussian fitted to its
+codes. The VAE with a 16-D latent: the PCA scatter, samples, reconstructions,
 linear vs spherical interpolations, curves and the sampling trick.
 
 Sprites (when ``tfpvae.data.sprites`` is available): a 10-D latent MLP VAE on 32 x 32 sprites, and
@@ -109,6 +111,42 @@ def _prior_vs_aggregate(args, out: Path, model, prefix: str, train_bin, test_bin
           out / f"{prefix}_prior_vs_aggregate.png")
 
 
+def _autoencoder_vs_vae(args, out: Path, arrays, vae, test_unit, labels, record: dict) -> None:
+    """The same MLP as a deterministic autoencoder (2-D code, Bernoulli reconstruction loss): its
+    latent space beside the VAE's, and why it is hard to sample: decoded N(0, I) draws vs draws from
+    a Gaussian fitted to its codes."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    import tfpvae
+    from tfpvae import data as tdata, latent, plotting as P
+
+    train_x = arrays.train[:500] if args.smoke else arrays.train
+    ae = tfpvae.models.mlp_autoencoder((784,), latent_dim=2, hidden=(256, 256), activation="relu")
+    images = tf.convert_to_tensor(train_x)
+    data = lambda epoch: tdata.make_dataset(images, batch_size=100, epoch=epoch, seed=args.seed,  # noqa: E731
+                                            binarize="dynamic", flatten=True)
+    start = time.perf_counter()
+    state = tfpvae.fit(ae, tfpvae.objectives.Reconstruction(), data, epochs=1 if args.smoke else args.epochs,
+                       optimizer=keras.optimizers.Adam(1e-3), seed=args.seed)
+    fig = P.figures.new_figure((12, 5.5), 100)
+    axes = fig.subplots(1, 2)
+    P.latent_scatter(ae, test_unit, labels, ax=axes[0], point_size=3, title="autoencoder: codes z = f(x) (2-D)")
+    P.latent_scatter(vae, test_unit, labels, ax=axes[1], point_size=3, title="VAE: posterior means E[z|x] (2-D)")
+    fig.tight_layout()
+    _save(fig, out / "mnist2d_ae_vs_vae_latents.png")
+    codes = np.asarray(ae.encode(test_unit))
+    fit = latent.aggregate_posterior(ae, test_unit, "full")
+    both = np.concatenate([np.asarray(ae.decode(d.sample(30, seed=tf.constant([args.seed, 6]))).mean())
+                           for d in (tfpvae.standard_normal(2), fit)])
+    _save(P.grid_figure(both, 10, row_labels=["N(0, I)"] * 3 + ["code fit"] * 3,
+                        title="autoencoder decoder at z ~ N(0, I) (top) and z ~ Gaussian fitted to its codes (bottom)"),
+          out / "mnist2d_ae_samples.png")
+    record["ae2d"] = {"train_seconds": time.perf_counter() - start, "epochs": len(state.history),
+                      "final": state.history[-1], "code_mean": codes.mean(0).tolist(), "code_std": codes.std(0).tolist()}
+
+
 def mnist_gallery(args, out: Path, record: dict) -> None:
     import numpy as np
 
@@ -133,6 +171,8 @@ def mnist_gallery(args, out: Path, record: dict) -> None:
     _save(P.traversal(model, test_unit[:6], 0, values=np.linspace(-2.5, 2.5, 11)), out / "mnist2d_traversal_z1.png")
     _save(P.training_curves(state.history, title="MNIST, 2-D latent VAE"), out / "mnist2d_curves.png")
     _prior_vs_aggregate(args, out, model, "mnist2d", train_bin, test_bin, record)
+
+    _autoencoder_vs_vae(args, out, arrays, model, test_unit[:5000], labels[:5000], record)
 
     model, state = _train_mnist(args, out, arrays, 16, "mnist16d", record, gif=False)
     _save(P.latent_scatter(model, test_unit[:5000], labels[:5000], figsize=(7, 6), point_size=3),
