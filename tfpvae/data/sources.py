@@ -125,6 +125,8 @@ def _load_npz_dataset(root: Path, name: str) -> DataArrays:
     fname = _NPZ_FILES[name]
     folder = _dataset_folder(root, name, lambda d: (d / fname).is_file())
     path = folder / fname
+    if path.exists() and not path.is_file():
+        raise DataFileError(path, "is not a regular file")
     if not path.is_file():
         raise SourceUnavailable(f"{folder} is missing {fname}")
     a = read_npz(path, _NPZ_KEYS[name], str(path))

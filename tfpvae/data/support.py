@@ -33,7 +33,8 @@ class GreyLevelWarning(UserWarning):
 def _locate(mask: np.ndarray, x: np.ndarray, scale: float = 1.0) -> tuple[float, str]:
     """(first offending value, "first at example i, element j; n of m values")."""
     flat = int(np.argmax(mask.reshape(-1)))
-    value = x.reshape(-1)[flat].item() / scale
+    value = x.reshape(-1)[flat].item()
+    value = value / scale if scale != 1 else value
     per_example = int(np.prod(x.shape[1:])) if x.ndim > 1 else 1
     place = f"example {flat // per_example}" + (f", element {flat % per_example}" if x.ndim > 1 else "")
     return value, f"first at {place}; {int(mask.sum())} of {mask.size} values"
