@@ -61,3 +61,16 @@ def assert_one_step_trains_every_variable(vae, x, label="model"):
                optimizer=keras.optimizers.Adam(1e-2))
     unchanged = [v.name for v, b in zip(variables, before) if np.array_equal(np.array(v), b)]
     assert not unchanged, f"{label}: variables not trained: {unchanged}"
+
+
+def write_tiny_binarized_mnist(root):
+    """A local data folder ``root/binarized_mnist`` holding a tiny binarized_mnist (400/100/100
+    random images); returns ``root`` for ``--data-dir``."""
+    from pathlib import Path
+
+    rng = np.random.default_rng(0)
+    folder = Path(root) / "binarized_mnist"
+    folder.mkdir(parents=True)
+    make = lambda n: (rng.random((n, 784)) < 0.15).astype(np.uint8)
+    np.savez_compressed(folder / "binarized_mnist.npz", train=make(400), valid=make(100), test=make(100))
+    return Path(root)

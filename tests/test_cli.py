@@ -7,18 +7,14 @@ import sys
 import numpy as np
 import pytest
 
+from helpers import write_tiny_binarized_mnist
 from tfpvae.cli import main
 
 
 @pytest.fixture
 def tiny_data(tmp_path):
     """A local data folder holding a tiny binarized_mnist (400/100/100 random digits-like images)."""
-    rng = np.random.default_rng(0)
-    folder = tmp_path / "data" / "binarized_mnist"
-    folder.mkdir(parents=True)
-    make = lambda n: (rng.random((n, 784)) < 0.15).astype(np.uint8)
-    np.savez_compressed(folder / "binarized_mnist.npz", train=make(400), valid=make(100), test=make(100))
-    return tmp_path / "data"
+    return write_tiny_binarized_mnist(tmp_path / "data")
 
 
 def _train(tiny_data, out, epochs, extra=()):
@@ -54,7 +50,7 @@ def test_train_writes_metrics_pictures_checkpoints_and_resumes(tiny_data, tmp_pa
 
 
 def test_vamp_prior_run_restores_its_learnt_pseudo_inputs(tiny_data, tmp_path):
-    from tfpvae.app import load_run
+    from tfpvae.runs import load_run
     from tfpvae.runs import build_model
 
     out = tmp_path / "vamp"
@@ -96,3 +92,83 @@ def test_help_documents_every_flag():
 def test_missing_run_dir_is_a_clear_error(tmp_path, capsys):
     assert main(["sample", str(tmp_path / "nowhere")]) == 2
     assert "not a tfpvae run directory" in capsys.readouterr().err
+
+
+def test_cli_defaults_are_runconfig_defaults():
+    """One source of defaults: parsing no flags gives RunConfig(); conv/cifar10 resolve alike."""
+    from tfpvae.cli import _parser, config_from_args
+    from tfpvae.runs import RunConfig
+
+    assert config_from_args(_parser().parse_args(["train"])) == RunConfig()
+    args = _parser().parse_args(["train", "--architecture", "conv", "--dataset", "cifar10", "--flow", "iaf"])
+    cli, direct = config_from_args(args), RunConfig(architecture="conv", dataset="cifar10", flow="iaf")
+    assert cli == direct
+    assert (direct.hidden, direct.likelihood, direct.binarize, direct.context_dim) == ((32, 64), "logistic", "none", 50)
+    assert RunConfig(dataset="mnist").binarize == "dynamic" and RunConfig().binarize == "none"
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--objective", "iwae", "--beta", "0.5"], "the IWAE objective has no KL weight"),
+    (["--objective", "iwae", "--warmup-epochs", "3"], "the IWAE objective has no KL weight"),
+    (["--flow", "iaf", "--kl", "analytic"], "a flow posterior has no closed-form KL"),
+    (["--prior", "mog", "--kl", "analytic"], "the mog prior has no closed-form KL"),
+    (["--model", "ae", "--flow", "iaf"], "an autoencoder (--model ae) has no posterior"),
+    (["--cpu-replicas", "2"], "--cpu-replicas splits the CPU for --strategy mirrored"),
+    (["--dataset", "cifar10", "--binarize", "static"], "the discretized logistic likelihood scores 8-bit data"),
+    (["--patience", "-1"], "expected a int >= 0"),
+])
+def test_combinations_that_cannot_work_are_refused(flags, message):
+    proc = subprocess.run([sys.executable, "-m", "tfpvae.cli", "train", *flags, "--output", "/nonexistent/x"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr[-800:]
+
+
+def test_checkpoint_lists_variables_by_readable_paths_and_metrics_schema_is_one(tiny_data, tmp_path):
+    import tensorflow as tf
+
+    from tfpvae.runs.layout import METRICS_KEYS
+    from tfpvae.training import checkpoint_keys
+
+    out = tmp_path / "run"
+    assert _train(tiny_data, out, 1, ("--prior", "mog", "--prior-components", "3")) == 0
+    keys = checkpoint_keys(tf.train.latest_checkpoint(out / "checkpoints" / "latest"))
+    model_keys = [k for k in keys if k.startswith("model/")]
+    assert any(k.startswith("model/encoder/network/") for k in model_keys)
+    assert any(k.startswith("model/decoder/network/") for k in model_keys)
+    assert {"model/prior/components_fn/loc", "model/prior/components_fn/logits"} <= set(model_keys)
+    assert not any(k.split("/")[1].isdigit() for k in model_keys)  # no positional keys
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(METRICS_KEYS) <= set(metrics) and metrics["status"] == "finished"
+    assert metrics["strategy"] == "default" and metrics["replicas"] == 1 and metrics["skipped_batches"] == 0
+
+
+def test_positional_checkpoint_of_tfpvae_0_1_fails_with_one_line(tiny_data, tmp_path, capsys):
+    import tensorflow as tf
+
+    from tfpvae.runs import RunConfig, build_model
+
+    out = tmp_path / "old"
+    assert _train(tiny_data, out, 1) == 0
+    config = RunConfig.from_dict(json.loads((out / "config.json").read_text()))
+    model = build_model(config)
+    for name in ("latest", "best"):  # overwrite with the old layout: variables as an unnamed list
+        for f in (out / "checkpoints" / name).iterdir():
+            f.unlink()
+        tf.train.CheckpointManager(tf.train.Checkpoint(model=list(model.trainable_variables)),
+                                   out / "checkpoints" / name, 1).save()
+    capsys.readouterr()
+    assert main(["sample", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "positional checkpoint written by tfpvae 0.1" in err and len(err.strip().splitlines()) == 1
+
+
+def test_mirrored_cli_run_on_two_logical_cpus(tiny_data, tmp_path):
+    out = tmp_path / "mirrored"
+    proc = subprocess.run([sys.executable, "-m", "tfpvae.cli", "train", "--dataset", "binarized_mnist", "--data-dir",
+                           str(tiny_data), "--epochs", "1", "--latent-dim", "4", "--hidden", "16", "--batch-size", "50",
+                           "--output", str(out), "--quiet", "--strategy", "mirrored", "--cpu-replicas", "2"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["strategy"] == "mirrored" and metrics["replicas"] == 2
+    assert np.isfinite(metrics["final"]["test"]["elbo"])

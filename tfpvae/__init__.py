@@ -1,19 +1,36 @@
-"""tfpvae: variational autoencoders and Bayesian neural networks from TensorFlow Probability distributions."""
+"""tfpvae: variational autoencoders and Bayesian neural networks from TensorFlow Probability distributions.
 
+Submodules and the names below load on first use (PEP 562), so ``tfpvae --help`` and the run
+config do not pay for importing TensorFlow.
+"""
+
+import importlib as _importlib
 import os as _os
 
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from tfpvae import data, distributions, evaluation, flows, models, networks, objectives, plotting, testing, training  # noqa: E402
-from tfpvae.distributions import BernoulliHead, DiagonalNormalHead, GaussianHead, standard_normal  # noqa: E402
-from tfpvae.models import VAE, Decoder, Encoder, Encoding, conv_vae, mlp_vae  # noqa: E402
-from tfpvae.objectives import ELBO, IWAE, NegativeLogLikelihood, linear_warmup  # noqa: E402
-from tfpvae.training import fit, trainable_variables  # noqa: E402
+__version__ = "0.2.0"
 
-__version__ = "0.1.0"
+_SUBMODULES = ("data", "distributions", "evaluation", "flows", "latent", "layers", "models", "networks", "objectives",
+               "plotting", "runs", "testing", "training")
+_NAMES = {
+    "distributions": ("BernoulliHead", "DiagonalNormalHead", "GaussianHead", "standard_normal"),
+    "models": ("VAE", "Encoder", "Decoder", "Encoding", "mlp_vae", "conv_vae", "Autoencoder"),
+    "objectives": ("ELBO", "IWAE", "NegativeLogLikelihood", "BayesianELBO", "Reconstruction", "linear_warmup"),
+    "training": ("fit", "trainable_variables"),
+}
+_HOME = {name: module for module, names in _NAMES.items() for name in names}
 
-__all__ = ["data", "distributions", "evaluation", "flows", "models", "networks", "objectives", "plotting", "testing",
-           "training",
-           "BernoulliHead", "DiagonalNormalHead", "GaussianHead", "standard_normal",
-           "VAE", "Encoder", "Decoder", "Encoding", "mlp_vae", "conv_vae",
-           "ELBO", "IWAE", "NegativeLogLikelihood", "linear_warmup", "fit", "trainable_variables"]
+__all__ = list(_SUBMODULES) + list(_HOME)
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return _importlib.import_module(f"tfpvae.{name}")
+    if name in _HOME:
+        return getattr(_importlib.import_module(f"tfpvae.{_HOME[name]}"), name)
+    raise AttributeError(f"module 'tfpvae' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -18,9 +18,9 @@ def assert_trackable(model: Any) -> dict:
 
     Example:
       >>> import tensorflow as tf
-      >>> w = tf.Variable(1.0, name="w")
       >>> class Hides(tf.Module):
       ...     def __init__(self):
+      ...         w = tf.Variable(1.0, name="w")
       ...         self.fn = lambda x: w * x  # the variable lives only in the closure
       >>> try:
       ...     assert_trackable(Hides())

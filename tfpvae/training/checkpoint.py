@@ -87,13 +87,16 @@ class Checkpoint(Callback):
       max_to_keep: latest checkpoints kept (older ones are deleted by ``tf.train.CheckpointManager``).
       every: save ``latest`` every this-many epochs (and at the last).
       restore: resume from the latest checkpoint at train begin.
+      restore_directory: where to resume from, if not ``directory``: a non-chief worker of a
+        multi-worker cluster writes to a temporary folder but resumes from the chief's.
     """
 
     def __init__(self, directory, monitor: str | None = "validation/loss", mode: str = "min", max_to_keep: int = 2,
-                 every: int = 1, restore: bool = True):
+                 every: int = 1, restore: bool = True, restore_directory=None):
         if mode not in ("min", "max"):
             raise ValueError(f"Checkpoint: mode must be 'min' or 'max', got {mode!r}")
         self.directory, self.monitor, self.mode = Path(directory), monitor, mode
+        self.restore_directory = Path(restore_directory) if restore_directory is not None else self.directory
         self.max_to_keep, self.every, self.restore = max_to_keep, every, restore
         self.restored_epoch = 0
 
@@ -105,11 +108,12 @@ class Checkpoint(Callback):
         self._latest = tf.train.CheckpointManager(self._ckpt, self.directory / "latest", self.max_to_keep)
         self._best = tf.train.CheckpointManager(self._ckpt, self.directory / "best", 1)
         self.best_value = self._read_best()
-        if self.restore and self._latest.latest_checkpoint:
-            _restore(self._ckpt, self._latest.latest_checkpoint, "Checkpoint")
-            self._optimizer_state.check_order(self._latest.latest_checkpoint)
+        latest = tf.train.latest_checkpoint(self.restore_directory / "latest") if self.restore else None
+        if latest:
+            _restore(self._ckpt, latest, "Checkpoint")
+            self._optimizer_state.check_order(latest)
             state.epoch = self.restored_epoch = int(self._epoch.numpy())
-            history = self._read_json("history.json") or []
+            history = self._read_json("history.json", self.restore_directory) or []
             state.history[:] = history[:state.epoch]
 
     def on_epoch_end(self, state, logs):
@@ -125,8 +129,8 @@ class Checkpoint(Callback):
                 self._best.save(checkpoint_number=state.epoch)
                 atomic_write_json(self.directory / "best.json", {"epoch": state.epoch, self.monitor: value})
 
-    def _read_json(self, name):
-        path = self.directory / name
+    def _read_json(self, name, directory=None):
+        path = (directory or self.directory) / name
         return json.loads(path.read_text()) if path.exists() else None
 
     def _read_best(self) -> float:

@@ -1,0 +1,217 @@
+"""Run-directory operations behind the CLI: train, sample, reconstruct, evaluate.
+
+A run directory (:mod:`tfpvae.runs.layout`) holds ``config.json``, ``metrics.json``,
+``checkpoints/`` (``latest/`` for resume, ``best/`` by validation loss, both by variable name),
+``samples.png`` and ``reconstructions.png``. Under a multi-worker strategy only the chief writes
+them; the other workers write their (collective) checkpoints to a temporary folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from tfpvae import data as tdata
+from tfpvae.objectives import ELBO
+from tfpvae.runs.builders import build_model, build_objective, kl_mode
+from tfpvae.runs.config import RunConfig, load_config
+from tfpvae.runs.layout import RunDirectory, RunRecord
+from tfpvae.training import (Checkpoint, EarlyStopping, ProgressBar, fit, is_chief, make_strategy, restore_model,
+                             worker_directory)
+from tfpvae.training.io import atomic_write_json
+
+__all__ = ["train", "sample", "reconstruct", "evaluate", "load_run"]
+
+
+def _splits(arrays):
+    """(train, validation, test) image arrays: the dataset's own validation split, else the last
+    10% of the training images held out (checkpoints are selected on validation, never on test)."""
+    if arrays.valid is not None:
+        return arrays.train, arrays.valid, arrays.test
+    n_valid = max(1, len(arrays.train) // 10)
+    return arrays.train[:-n_valid], arrays.train[-n_valid:], arrays.test
+
+
+def _pipeline(config: RunConfig, images, *, shuffle: bool, epoch: int = 0, batch_size: int | None = None):
+    return tdata.make_dataset(images, batch_size=batch_size or config.batch_size, shuffle=shuffle, seed=config.seed,
+                              epoch=epoch, binarize=None if config.binarize == "none" else config.binarize,
+                              flatten=config.architecture == "mlp")
+
+
+def _event_shape(config: RunConfig, arrays) -> tuple[int, ...]:
+    shape = tuple(int(d) for d in arrays.train.shape[1:])
+    return (int(np.prod(shape)),) if config.architecture == "mlp" else shape
+
+
+def _check_resumable(run: RunDirectory, config: RunConfig) -> None:
+    if not run.config_path.exists():
+        return
+    old = load_config(run.path)
+    if old.model_fields() != config.model_fields():
+        changed = sorted(k for k, v in config.model_fields().items() if old.model_fields().get(k) != v)
+        raise ValueError(f"{run.path} holds a run with a different model ({', '.join(changed)} differ); "
+                         "choose another --output or delete that directory")
+
+
+def train(config: RunConfig, quiet: bool = False) -> dict:
+    """Train (or resume) the run ``config`` describes; returns the metrics dict written to metrics.json."""
+    strategy = make_strategy(config.strategy, config.cpu_replicas)  # before TensorFlow's first op
+    chief = is_chief(strategy)
+    arrays = tdata.load_arrays(config.dataset, config.data_dir)
+    config = dataclasses.replace(config, event_shape=_event_shape(config, arrays))
+    run = RunDirectory(config.output if chief else worker_directory(config.output, strategy))
+    _check_resumable(RunDirectory(config.output), config)
+    run.path.mkdir(parents=True, exist_ok=True)
+    if chief:
+        atomic_write_json(run.config_path, config.to_dict())
+    train_x, valid_x, test_x = _splits(arrays)
+    train_images = tf.convert_to_tensor(train_x)  # converted once: make_dataset runs every epoch
+    if chief:
+        print(f"tfpvae: {config.dataset} from {arrays.source}: {len(train_x)} train / {len(valid_x)} validation / "
+              f"{len(test_x)} test; {strategy.num_replicas_in_sync} replica(s), {config.precision}", file=sys.stderr)
+    with strategy.scope():
+        model = build_model(config)
+        optimizer = _optimizer(config)
+    steps = -(-len(train_x) // config.batch_size)
+    objective = build_objective(config, steps)
+    checkpoint = Checkpoint(run.checkpoints, monitor="validation/loss",
+                            restore_directory=RunDirectory(config.output).checkpoints)  # workers resume from the chief
+    callbacks = [checkpoint]
+    if config.patience:
+        callbacks.append(EarlyStopping("validation/loss", patience=config.patience))
+    record = RunRecord(run.metrics_path if chief else None, checkpoint, {
+        "config": config.to_dict(), "data_source": arrays.source, "objective": objective.config,
+        "num_train": len(train_x), "num_validation": len(valid_x), "num_test": len(test_x),
+        "strategy": config.strategy, "replicas": strategy.num_replicas_in_sync, "precision": config.precision})
+    callbacks.append(record)
+    if not quiet and chief:
+        callbacks.append(ProgressBar())
+    try:
+        state = fit(model, objective, lambda epoch: _pipeline(config, train_images, shuffle=True, epoch=epoch),
+                    epochs=config.epochs, optimizer=optimizer,
+                    validation_data={"validation": _pipeline(config, valid_x, shuffle=False, batch_size=1000),
+                                     "test": _pipeline(config, test_x, shuffle=False, batch_size=1000)},
+                    callbacks=callbacks, seed=config.seed, jit_compile=config.jit, strategy=strategy,
+                    precision=config.precision, nonfinite=config.on_nonfinite, clip_norm=config.clip_norm)
+    finally:
+        if not chief:
+            shutil.rmtree(run.path, ignore_errors=True)
+    if chief:
+        _pictures(run, config, model, test_x, seed=config.seed)
+    return record.metrics(state)
+
+
+def _optimizer(config: RunConfig):
+    import keras
+
+    return keras.optimizers.Adam(config.learning_rate)
+
+
+def load_run(run_dir, checkpoint: str = "best"):
+    """``(config, model)`` of a saved run, the model's variables restored by name."""
+    config = load_config(run_dir)
+    model = build_model(config)
+    restore_model(RunDirectory(run_dir).checkpoints, model, which=checkpoint)
+    return config, model
+
+
+def _test_batch(config: RunConfig, num: int) -> tf.Tensor:
+    arrays = tdata.load_arrays(config.dataset, config.data_dir)
+    return next(iter(_pipeline(config, _spread(arrays.test, num), shuffle=False, batch_size=num)))
+
+
+def _spread(images, num: int):
+    """``num`` images spread evenly over the set (a test split in file order can begin with a long
+    run of one digit: the first ``num`` are not a fair sample)."""
+    index = np.linspace(0, len(images) - 1, num=min(num, len(images))).astype(int)
+    return images[index]
+
+
+def _pictures(run: RunDirectory, config: RunConfig, model, test_x, seed: int, num_samples: int = 100,
+              num_recon: int = 20):
+    from tfpvae.plotting import save_image_grid, save_reconstructions
+
+    image_shape = tuple(test_x.shape[1:])
+    if hasattr(model, "sample"):
+        means = model.sample(num_samples, seed=[seed, 7]).mean()
+        save_image_grid(run.samples, _to_unit(means), ncols=10, image_shape=image_shape,
+                        title=f"{config.dataset}: decoder means for z ~ p(z)")
+    x = next(iter(_pipeline(config, _spread(test_x, num_recon), shuffle=False, batch_size=num_recon)))
+    recon = model.reconstruct(x, seed=[seed, 8]).mean()
+    save_reconstructions(run.reconstructions, _to_unit(x), _to_unit(recon), image_shape)
+
+
+def _to_unit(x) -> np.ndarray:
+    return np.clip(np.asarray(x, np.float32), 0.0, 1.0)
+
+
+def sample(run_dir, num: int = 100, seed: int = 0, checkpoint: str = "best") -> Path:
+    """Write ``run_dir/samples.png``: decoder means for ``num`` draws from the prior."""
+    from tfpvae.plotting import save_image_grid
+
+    config, model = load_run(run_dir, checkpoint)
+    if not hasattr(model, "sample"):
+        raise ValueError(f"{run_dir} holds an autoencoder (--model ae): it has no prior to sample from")
+    path = RunDirectory(run_dir).samples
+    means = model.sample(num, seed=[seed, 7]).mean()
+    save_image_grid(path, _to_unit(means), ncols=10, image_shape=_image_shape(config),
+                    title=f"{config.dataset}: decoder means for z ~ p(z)")
+    print(f"tfpvae: wrote {path}", file=sys.stderr)
+    return path
+
+
+def reconstruct(run_dir, num: int = 20, seed: int = 0, checkpoint: str = "best") -> Path:
+    """Write ``run_dir/reconstructions.png`` for ``num`` test images spread over the test set."""
+    from tfpvae.plotting import save_reconstructions
+
+    config, model = load_run(run_dir, checkpoint)
+    path = RunDirectory(run_dir).reconstructions
+    x = _test_batch(config, num)
+    recon = model.reconstruct(x, seed=[seed, 8]).mean()
+    save_reconstructions(path, _to_unit(x), _to_unit(recon), _image_shape(config))
+    print(f"tfpvae: wrote {path}", file=sys.stderr)
+    return path
+
+
+def _image_shape(config: RunConfig) -> tuple[int, ...]:
+    return tuple(tdata.dataset_info(config.dataset).event_shape)
+
+
+def evaluate(run_dir, num_samples: int = 5000, chunk_size: int = 100, limit: int | None = None, seed: int = 0,
+             checkpoint: str = "best") -> dict:
+    """Importance-sampled test NLL (K = ``num_samples``), the test ELBO, and bits/dim where the
+    likelihood is a mass over 8-bit values; writes ``OUT/evaluation.json``."""
+    import resource
+
+    from tfpvae.evaluation import evaluate_dataset
+    from tfpvae.training import make_evaluate
+
+    config, model = load_run(run_dir, checkpoint)
+    if config.model == "ae":
+        raise ValueError(f"{run_dir} holds an autoencoder (--model ae): it defines no likelihood p(x) to evaluate")
+    arrays = tdata.load_arrays(config.dataset, config.data_dir)
+    test_x = arrays.test if limit is None else arrays.test[:limit]
+    test = _pipeline(config, test_x, shuffle=False, batch_size=100)
+    start = time.perf_counter()
+    elbo = make_evaluate(model, ELBO(num_samples=1, kl="monte_carlo" if kl_mode(config) == "monte_carlo" else "auto"),
+                         seed=[seed, 1])(test)
+    result = evaluate_dataset(model, test, num_samples=num_samples, chunk_size=chunk_size, seed=seed)
+    report = {"run_dir": str(run_dir), "checkpoint": checkpoint, "dataset": config.dataset, "data_source": arrays.source,
+              "num_examples": int(result["num_examples"]), "num_samples": num_samples, "chunk_size": chunk_size,
+              "test_elbo": elbo["elbo"], "test_nll_nats": result["nll"], "test_nll_stderr": result["nll_stderr"],
+              "bits_per_dim": result.get("bits_per_dim"),
+              "bits_per_dim_note": None if "bits_per_dim" in result else
+              f"not reported: a {config.likelihood} likelihood is not a mass over 8-bit values",
+              "seconds": time.perf_counter() - start,
+              "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    atomic_write_json(RunDirectory(run_dir).evaluation, report)
+    print(f"tfpvae: test NLL {report['test_nll_nats']:.2f} nats (K={num_samples}), test ELBO {report['test_elbo']:.2f}"
+          + (f", {report['bits_per_dim']:.3f} bits/dim" if report["bits_per_dim"] is not None else "")
+          + f" -> {RunDirectory(run_dir).evaluation}", file=sys.stderr)
+    return report
