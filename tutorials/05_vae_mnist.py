@@ -38,6 +38,7 @@ DATA_DIR = os.environ.get("TFPVAE_DATA_DIR", "../../shared/data")
 OUT = os.environ.get("TFPVAE_TUTORIAL_OUT", "figures")
 FIGURES = ["05_samples.png", "05_reconstructions.png", "05_latent_scatter.png", "05_manifold.png"]
 os.makedirs(OUT, exist_ok=True)
+keras.utils.set_random_seed(0)  # the networks' initial weights: the same figures every run
 
 # %% [markdown]
 # ## Data

@@ -177,10 +177,10 @@ print(f"8-bit MNIST: NLL {result8['nll']:.1f} +- {result8['nll_stderr']:.1f} nat
 #
 # - **Which data.** *Statically* binarized MNIST (Larochelle & Murray 2011: one fixed binarization,
 #   50k/10k/10k train/validation/test) and *dynamically* binarized MNIST (pixels re-sampled from
-#   their grey levels every time an image is used, 60k/10k) are different data sets. Dynamic
-#   binarization is also a form of data augmentation, and reported NLLs on it are usually a few
-#   nats lower (Tomczak & Welling 2018 report both). 8-bit MNIST in bits/dim is a third,
-#   incomparable, benchmark.
+#   their grey levels every time an image is used, from the 60,000 + 10,000 grey-level images) are
+#   different data sets. Dynamic binarization is also a form of data augmentation, and reported
+#   NLLs on it are usually a few nats lower (Tomczak & Welling 2018 report both). 8-bit MNIST in
+#   bits/dim is a third, incomparable, benchmark.
 # - **Which split and how much of it.** Published numbers use the whole 10,000-image test set; a
 #   subset gives a different number (above, the first images in file order against a random
 #   subset: about 10 nats apart in our run), and model selection must use validation data, never the test set.
