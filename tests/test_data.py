@@ -91,7 +91,9 @@ def test_local_idx_bad_magic_raises(tmp_path):
 
 def test_local_binarized_npz(tmp_path):
   rng = np.random.default_rng(1)
-  split = lambda n: (rng.random((n, 784)) < 0.13).astype(np.uint8)
+
+  def split(n):
+    return (rng.random((n, 784)) < 0.13).astype(np.uint8)
   (tmp_path / "binarized_mnist").mkdir()
   np.savez_compressed(tmp_path / "binarized_mnist" / "binarized_mnist.npz",
                       train=split(6), valid=split(2), test=split(4))

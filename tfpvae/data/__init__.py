@@ -36,4 +36,5 @@ __all__ += ["UCI_DATASETS", "Standardizer", "TabularSplit", "load_uci", "make_ta
 from tfpvae.data.faces import load_celeb_a, load_frey_faces  # noqa: E402
 from tfpvae.data.info import GALLERY_DATASETS  # noqa: E402
 from tfpvae.data.sprites import FACTOR_NAMES, SHAPES, Sprites, sprites_arrays  # noqa: E402  (generator: data.sprites.sprites)
-__all__ += ["GALLERY_DATASETS", "load_frey_faces", "load_celeb_a", "Sprites", "sprites_arrays", "FACTOR_NAMES", "SHAPES"]
+__all__ += ["GALLERY_DATASETS", "load_frey_faces", "load_celeb_a", "Sprites", "sprites_arrays", "FACTOR_NAMES",
+            "SHAPES"]

@@ -151,9 +151,9 @@ def _check_unit_interval(what: str, x: np.ndarray) -> None:
 def _grey(what: str, grey: np.ndarray, x: np.ndarray, scale: int = 1) -> str:
     value, place = _locate(grey, x, scale)
     warnings.warn(GreyLevelWarning(
-        f"{what}: grey levels (values strictly between 0 and 1), e.g. {value:g} ({place}); a Bernoulli scores binary data, so "
-        "this bound is not a log-likelihood: binarize (binarize='dynamic' or 'static') or use a continuous "
-        "Bernoulli or discretized logistic decoder"), stacklevel=3)
+        f"{what}: grey levels (values strictly between 0 and 1), e.g. {value:g} ({place}); a Bernoulli scores "
+        "binary data, so this bound is not a log-likelihood: binarize (binarize='dynamic' or 'static') or use a "
+        "continuous Bernoulli or discretized logistic decoder"), stacklevel=3)
     return "grey levels in [0, 1]"
 
 
