@@ -172,3 +172,20 @@ def test_mirrored_cli_run_on_two_logical_cpus(tiny_data, tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["strategy"] == "mirrored" and metrics["replicas"] == 2
     assert np.isfinite(metrics["final"]["test"]["elbo"])
+
+
+def test_run_config_knows_every_dataset_the_data_package_loads():
+    from tfpvae import data
+    from tfpvae.runs.config import DATASETS
+
+    assert set(DATASETS) == set(data.DATASETS)
+
+
+def test_resume_with_other_training_settings_is_refused_with_the_differences(tiny_data, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _train(tiny_data, out, 1) == 0
+    capsys.readouterr()
+    assert _train(tiny_data, out, 2, ("--learning-rate", "0.01")) == 2
+    err = capsys.readouterr().err
+    assert "learning_rate 0.001 -> 0.01" in err and "resuming would mix the two" in err
+    assert _train(tiny_data, out, 2, ("--patience", "3")) == 0  # epochs and patience may change

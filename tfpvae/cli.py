@@ -77,7 +77,7 @@ def _train_parser(sub) -> None:
       help="hidden sizes (mlp, default 200,200) or conv filters (conv, default 32,64), comma-separated")
     a("--activation", default=d["activation"], help="hidden activation of the MLPs (Keras name)")
     a("--likelihood", choices=CHOICES["likelihood"], default=d["likelihood"],
-      help="decoder distribution; default logistic (discretized) for cifar10, gaussian for frey_faces, else bernoulli")
+      help="decoder distribution; default logistic (discretized) for cifar10 and celeb_a, gaussian for frey_faces, else bernoulli")
     a("--binarize", choices=CHOICES["binarize"], default=d["binarize"],
       help="binarisation of grey-level data (default: dynamic with a Bernoulli decoder on grey-level data, else none)")
     a("--epochs", type=_positive(int), default=d["epochs"], help="total epochs (a resumed run continues to this)")

@@ -49,7 +49,13 @@ def _event_shape(config: RunConfig, arrays) -> tuple[int, ...]:
     return (int(np.prod(shape)),) if config.architecture == "mlp" else shape
 
 
+# Fields a resumed run may change: how long to train, where things are, and how a stop is decided.
+_RESUMABLE_CHANGES = ("epochs", "output", "data_dir", "patience")
+
+
 def _check_resumable(run: RunDirectory, config: RunConfig) -> None:
+    """A run directory resumes only with the same model and the same training settings: a new
+    learning rate, batch size, beta, objective, strategy, ... would silently mix two runs."""
     if not run.config_path.exists():
         return
     old = load_config(run.path)
@@ -57,6 +63,13 @@ def _check_resumable(run: RunDirectory, config: RunConfig) -> None:
         changed = sorted(k for k, v in config.model_fields().items() if old.model_fields().get(k) != v)
         raise ValueError(f"{run.path} holds a run with a different model ({', '.join(changed)} differ); "
                          "choose another --output or delete that directory")
+    before, now = old.to_dict(), config.to_dict()
+    changed = [f"{k} {before.get(k)!r} -> {v!r}" for k, v in now.items()
+               if k not in _RESUMABLE_CHANGES and k != "event_shape" and before.get(k) != v]
+    if changed:
+        raise ValueError(f"{run.path} holds a run trained with other settings ({'; '.join(changed)}); resuming would "
+                         f"mix the two. Use the same flags (only {', '.join('--' + k.replace('_', '-') for k in _RESUMABLE_CHANGES[:1] + _RESUMABLE_CHANGES[3:])} may change) "
+                         "or choose another --output")
 
 
 def train(config: RunConfig, quiet: bool = False) -> dict:

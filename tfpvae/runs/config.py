@@ -22,7 +22,7 @@ __all__ = ["RunConfig", "load_config", "MODELS", "DATASETS", "ARCHITECTURES", "L
            "OBJECTIVES", "PRIORS", "KL_MODES", "STRATEGIES", "PRECISIONS", "NONFINITE"]
 
 MODELS = ("vae", "ae")
-DATASETS = ("mnist", "binarized_mnist", "fashion_mnist", "cifar10", "frey_faces", "sprites")
+DATASETS = ("mnist", "binarized_mnist", "fashion_mnist", "cifar10", "frey_faces", "sprites", "celeb_a")
 ARCHITECTURES = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "gaussian", "logistic", "continuous_bernoulli")
 BINARIZE = ("static", "dynamic", "none")
@@ -54,7 +54,7 @@ class RunConfig:
     architecture: str = "mlp"
     hidden: tuple[int, ...] | None = None  # mlp: (200, 200); conv: (32, 64) filters
     activation: str = "tanh"
-    likelihood: str | None = None  # logistic (discretized) for cifar10, gaussian for frey_faces, else bernoulli
+    likelihood: str | None = None  # logistic (discretized) for cifar10/celeb_a, gaussian for frey_faces, else bernoulli
     binarize: str | None = None  # dynamic for grey-level data with a Bernoulli likelihood, else none
     epochs: int = 10
     batch_size: int = 100
@@ -90,7 +90,8 @@ class RunConfig:
         if self.hidden is None:
             self.hidden = (200, 200) if self.architecture == "mlp" else (32, 64)
         if self.likelihood is None:
-            self.likelihood = {"cifar10": "logistic", "frey_faces": "gaussian"}.get(self.dataset, "bernoulli")
+            self.likelihood = {"cifar10": "logistic", "celeb_a": "logistic", "frey_faces": "gaussian"}.get(
+                self.dataset, "bernoulli")
         if self.binarize is None:
             grey = self.dataset not in _BINARY_DATASETS
             self.binarize = "dynamic" if (self.likelihood == "bernoulli" and grey) else "none"
