@@ -104,8 +104,10 @@ def run_split(name: str, k: int, args) -> dict:
     start = time.perf_counter()
     plan = list(range(args.eval_every, args.epochs + 1, args.eval_every))
     tune = tdata.load_uci(name, k, args.data_dir, validation_fraction=0.2, seed=k)
-    _, curve = train(tune, plan, args, seed=1000 + k,
-                     evaluate=lambda m: test_metrics(m, tune.x_valid, tune.y_valid, tune.y_stats, 20, 0)["log_likelihood"])
+    def validation_ll(model):
+        return test_metrics(model, tune.x_valid, tune.y_valid, tune.y_stats, 20, 0)["log_likelihood"]
+
+    _, curve = train(tune, plan, args, seed=1000 + k, evaluate=validation_ll)
     best = max(curve, key=curve.get)
     split = tdata.load_uci(name, k, args.data_dir)
     model, _ = train(split, [best], args, seed=k)
@@ -133,7 +135,8 @@ def table(results: dict) -> str:
             continue
         s = results[name]["summary"]
         published = [f"{PUBLISHED_LL[m][ORDER.index(name)]:.2f}" for m in PUBLISHED_LL]
-        lines.append(f"| {name} | {s['splits']} | {s['log_likelihood']['mean']:.2f} +- {s['log_likelihood']['se']:.2f} | "
+        ll = s["log_likelihood"]
+        lines.append(f"| {name} | {s['splits']} | {ll['mean']:.2f} +- {ll['se']:.2f} | "
                      + " | ".join(published)
                      + f" | {s['rmse']['mean']:.2f} +- {s['rmse']['se']:.2f} | {s['seconds']['mean']:.0f} |")
     return "\n".join(lines)
@@ -145,7 +148,8 @@ def main(argv=None):
     p.add_argument("--splits", type=int, default=20, help="first K standard splits (protein has 5)")
     p.add_argument("--output", default=str(HERE / "results" / "uci.json"))
     p.add_argument("--data-dir", default=str(DATA))
-    p.add_argument("--epochs", type=int, default=200, help="largest number of passes (epochs) tried on the validation part")
+    p.add_argument("--epochs", type=int, default=200,
+                   help="largest number of passes (epochs) tried on the validation part")
     p.add_argument("--eval-every", type=int, default=20, help="passes between validation checks (a multiple of "
                    "--passes-per-epoch)")
     p.add_argument("--passes-per-epoch", type=int, default=10, help="passes over the data per fit epoch")
@@ -173,7 +177,8 @@ def main(argv=None):
         for k in range(n_splits):
             if k not in done:
                 done[k] = run_split(name, k, args)
-                print(f"{name} split {k}: {json.dumps({x: done[k][x] for x in ('epochs', 'log_likelihood', 'rmse', 'seconds')})}",
+                shown = {x: done[k][x] for x in ("epochs", "log_likelihood", "rmse", "seconds")}
+                print(f"{name} split {k}: {json.dumps(shown)}",
                       flush=True)
             runs = [done[i] for i in sorted(done)]
             results[name] = {"runs": runs, "summary": summarise(runs)}

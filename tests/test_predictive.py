@@ -71,7 +71,8 @@ def test_predictive_std_shrinks_as_the_training_set_grows():
         x = rng.uniform(-1, 1, (n, 1)).astype("float32")
         y = (2 * x - 1 + 0.1 * rng.normal(size=(n, 1))).astype("float32")
         posterior = L.MeanFieldNormal(init_scale=0.02)
-        model = keras.Sequential([L.DenseLocalReparameterization(1, kernel_posterior=posterior, bias_posterior=posterior),
+        model = keras.Sequential([L.DenseLocalReparameterization(1, kernel_posterior=posterior,
+                                                                 bias_posterior=posterior),
                                   D.NormalHead(1, scale=0.1)])
         objective, optimizer = tfpvae.objectives.BayesianELBO(num_examples=n), keras.optimizers.Adam(0.05)
         model(x[:1])

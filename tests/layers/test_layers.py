@@ -77,7 +77,8 @@ def test_flipout_gradients_have_lower_variance_than_reparameterization():
     x = tf.constant(rng.normal(size=(64, 8)), tf.float32)
     y = tf.constant(rng.normal(size=(64, 4)), tf.float32)
     posterior = L.MeanFieldNormal(init_scale=0.5)
-    reparam, flipout = L.DenseReparameterization(4, kernel_posterior=posterior), L.DenseFlipout(4, kernel_posterior=posterior)
+    reparam = L.DenseReparameterization(4, kernel_posterior=posterior)
+    flipout = L.DenseFlipout(4, kernel_posterior=posterior)
     reparam(x), flipout(x)
     flipout.set_weights(reparam.get_weights())
 

@@ -39,7 +39,8 @@ def test_keras_file_round_trip_predicts_identically(tmp_path):
     loaded = keras.saving.load_model(path)
     np.testing.assert_array_equal(_predict(loaded, x), before)
     assert [type(layer).__name__ for layer in loaded.layers] == [type(layer).__name__ for layer in model.layers]
-    assert isinstance(loaded.layers[0].kernel_prior, L.ScaleMixtureNormal) and loaded.layers[0].kernel_prior.sigma2 == 0.1
+    assert isinstance(loaded.layers[0].kernel_prior, L.ScaleMixtureNormal)
+    assert loaded.layers[0].kernel_prior.sigma2 == 0.1
     assert loaded.layers[3].kernel_posterior.scale == "exp"
     with L.noise_seed(5):
         kl_loaded = float(L.kl_divergence(loaded))
@@ -72,6 +73,7 @@ def _train_data(x, y, batch):
 
 @pytest.mark.parametrize("jit", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_sequential_trains_with_fit(jit):
+    keras.utils.set_random_seed(0)
     x, y = _toy_classification()
     model = keras.Sequential([L.DenseFlipout(16, activation="relu"), L.DenseFlipout(3), D.CategoricalHead(3)])
     objective = BayesianELBO(num_examples=len(x))
@@ -98,6 +100,7 @@ class ModuleNet(tf.Module):
 
 
 def test_tf_module_trains_eagerly_with_a_gradient_tape():
+    keras.utils.set_random_seed(0)
     x, y = _toy_classification()
     net = ModuleNet()
     objective = BayesianELBO(num_examples=len(x))
@@ -119,6 +122,7 @@ def test_tf_module_trains_eagerly_with_a_gradient_tape():
 
 
 def test_tf_module_trains_with_fit_compiled():
+    keras.utils.set_random_seed(0)
     x, y = _toy_classification()
     net = ModuleNet()
     net(x[:2])
@@ -127,7 +131,9 @@ def test_tf_module_trains_with_fit_compiled():
                        optimizer=keras.optimizers.Adam(0.02), seed=0)
     after = tfpvae.trainable_variables(net)
     assert all(not np.array_equal(b, np.array(a)) for b, a in zip(before, after))
-    assert state.history[-1]["train"]["loss"] < 0.6 * state.history[0]["train"]["loss"]
+    first, last = state.history[0]["train"], state.history[-1]["train"]
+    assert last["loss"] < 0.8 * first["loss"]
+    assert -last["log_likelihood"] < 0.5 * -first["log_likelihood"]  # the data term (KL/N dominates the loss)
 
 
 @pytest.mark.parametrize("flipout", [False, True])
@@ -144,7 +150,8 @@ def test_to_bayesian_starts_from_the_trained_weights(flipout):
                       "DenseReparameterization"])
     with L.deterministic():
         np.testing.assert_allclose(bayes(x).numpy(), model(x).numpy(), rtol=1e-5, atol=1e-5)
-    for old, new in [(model.get_layer("fc"), bayes.get_layer("fc")), (model.get_layer("conv"), bayes.get_layer("conv"))]:
+    for name in ("fc", "conv"):
+        old, new = model.get_layer(name), bayes.get_layer(name)
         scale = new.kernel_posterior_distribution().stddev().numpy()
         np.testing.assert_allclose(scale, np.maximum(np.abs(np.asarray(old.kernel)) * 0.1, 1e-6), rtol=1e-4, atol=1e-7)
     assert not np.allclose(bayes(x).numpy(), bayes(x).numpy())  # it samples

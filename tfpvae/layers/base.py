@@ -64,9 +64,9 @@ class BayesianLayer(keras.Layer):
     def _check_prior(self, prior, shape: tuple[int, ...], what: str) -> None:
         dist = prior.distribution(shape)
         if tuple(dist.event_shape) != tuple(shape) or tuple(dist.batch_shape) != ():
-            raise ValueError(f"{self._describe()}: the {what} prior {prior!r} has event shape {tuple(dist.event_shape)} "
-                             f"and batch shape {tuple(dist.batch_shape)}; expected event shape {tuple(shape)} "
-                             f"(the {what}'s shape) and batch shape ()")
+            raise ValueError(f"{self._describe()}: the {what} prior {prior!r} has event shape "
+                             f"{tuple(dist.event_shape)} and batch shape {tuple(dist.batch_shape)}; expected event "
+                             f"shape {tuple(shape)} (the {what}'s shape) and batch shape ()")
 
     def _build_weights(self, kernel_shape: tuple[int, ...], bias_shape: tuple[int, ...]) -> None:
         self.kernel_shape, self.bias_shape = tuple(kernel_shape), tuple(bias_shape)

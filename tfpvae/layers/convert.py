@@ -32,8 +32,9 @@ def _replacement(layer, flipout: bool, prior, scale: str):
         dilation_rate=layer.dilation_rate, **common)
 
 
-def to_bayesian(model: keras.Model, *, init_scale_relative: float = 0.1, prior=None, layers: str | Sequence[str] = "all",
-                flipout: bool = False, scale: str = "softplus", min_scale: float = 1e-6) -> keras.Model:
+def to_bayesian(model: keras.Model, *, init_scale_relative: float = 0.1, prior=None,
+                layers: str | Sequence[str] = "all", flipout: bool = False, scale: str = "softplus",
+                min_scale: float = 1e-6) -> keras.Model:
     """A clone of a trained Keras ``Sequential`` or functional ``model`` with Bayesian Dense/Conv2D layers.
 
     Each converted ``Dense`` / ``Conv2D`` becomes a :class:`DenseReparameterization` /

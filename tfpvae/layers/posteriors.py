@@ -74,7 +74,8 @@ class MeanFieldNormal:
             raw = np.vectorize(lambda s: _inverse_scale(float(s), self.scale))(np.maximum(scale_init, 1e-12))
             raw_initializer = keras.initializers.Constant(raw.astype("float32"))
         elif self.init_scale_jitter:
-            raw_initializer = keras.initializers.RandomUniform(rho - self.init_scale_jitter, rho + self.init_scale_jitter)
+            jitter = self.init_scale_jitter
+            raw_initializer = keras.initializers.RandomUniform(rho - jitter, rho + jitter)
         else:
             raw_initializer = keras.initializers.Constant(rho)
         loc = layer.add_weight(name=f"{name}_loc", shape=shape, initializer=loc_initializer, dtype="float32",
