@@ -215,8 +215,11 @@ def test_make_dataset_refuses_floats_outside_unit_interval_or_not_finite(values)
     if not bad:
         assert len(list(data.make_dataset(values, batch_size=2))) == 2
         return
-    with pytest.raises(ValueError, match="make_dataset: images must be uint8 0..255, binary"):
+    bad_mask = ~np.isfinite(values) | (values < 0) | (values > 1)
+    first = int(np.argmax(bad_mask.reshape(-1)))
+    with pytest.raises(ValueError, match="make_dataset: images must be uint8 0..255, binary") as err:
         data.make_dataset(values, batch_size=2)
+    assert f"first offending value {values.reshape(-1)[first]:g} at example {first // 2}" in str(err.value)
 
 
 @FAST

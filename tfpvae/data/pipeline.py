@@ -53,9 +53,16 @@ def _scale_for(images):
         return 1.0 if hi <= 1 else 1.0 / 255.0  # {0, 1} already binary.
     if dtype.is_floating and 0.0 <= lo and hi <= 1.0:
         return 1.0
+    detail = f"range [{lo:g}, {hi:g}]"
+    if dtype.is_floating:
+        bad = tf.reshape(tf.logical_not(tf.math.is_finite(images)) | (images < 0) | (images > 1), [-1])
+        first = int(tf.argmax(tf.cast(bad, tf.int32)))
+        per_example = int(np.prod(images.shape[1:]))
+        value = float(tf.reshape(images, [-1])[first])
+        detail += f", first offending value {value:g} at example {first // per_example}"
     raise ValueError(
         f"make_dataset: images must be uint8 0..255, binary {{0, 1}} or float "
-        f"in [0, 1]; got {dtype.name} with range [{lo:g}, {hi:g}]")
+        f"in [0, 1]; got {dtype.name} with {detail}")
 
 
 def make_dataset(images, *, batch_size: int, shuffle: bool = True, seed=0,
