@@ -189,3 +189,30 @@ def test_resume_with_other_training_settings_is_refused_with_the_differences(tin
     err = capsys.readouterr().err
     assert "learning_rate 0.001 -> 0.01" in err and "resuming would mix the two" in err
     assert _train(tiny_data, out, 2, ("--patience", "3")) == 0  # epochs and patience may change
+
+
+def test_gif_tensorboard_and_every_plot_kind_from_a_run(tiny_data, tmp_path):
+    from PIL import Image
+
+    from tfpvae.plotting import PLOT_KINDS
+
+    out = tmp_path / "run2d"
+    assert _train(tiny_data, out, 2, ("--latent-dim", "2", "--gif", "--tensorboard", str(tmp_path / "tb"))) == 0
+    assert sorted(p.name for p in (out / "frames").iterdir()) == ["epoch_0001.png", "epoch_0002.png"]
+    assert Image.open(out / "plots" / "gif.gif").n_frames == 2  # exactly one frame per epoch
+    assert any((tmp_path / "tb").rglob("events.out.tfevents.*"))
+    kinds = [k for k in PLOT_KINDS if k != "attributes"] + ["gif"]
+    for kind in kinds:
+        assert main(["plot", str(out), "--kind", kind]) == 0, kind
+    written = sorted(p.name for p in (out / "plots").iterdir())
+    assert written == sorted(f"{k}.png" if k != "gif" else "gif.gif" for k in kinds)
+    assert main(["plot", str(out), "--kind", "attributes"]) == 2  # binarized MNIST has no attribute labels
+
+
+def test_plot_kinds_of_the_cli_are_the_library_s():
+    from tfpvae.cli import _parser
+    from tfpvae.plotting import PLOT_KINDS
+
+    plot = _parser()._subparsers._group_actions[0].choices["plot"]
+    kind = next(a for a in plot._actions if a.dest == "kind")
+    assert set(kind.choices) == set(PLOT_KINDS) | {"gif"}

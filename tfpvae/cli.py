@@ -1,4 +1,4 @@
-"""``tfpvae train | sample | reconstruct | evaluate``: argument parsing only; the defaults live in
+"""``tfpvae train | sample | reconstruct | plot | evaluate``: argument parsing only; the defaults live in
 :class:`tfpvae.runs.RunConfig` and the work in :mod:`tfpvae.runs.commands`."""
 
 from __future__ import annotations
@@ -111,6 +111,9 @@ def _train_parser(sub) -> None:
     a("--on-nonfinite", choices=CHOICES["on_nonfinite"], default=d["on_nonfinite"],
       help="a batch with a non-finite loss or gradient is never applied: stop the run, or skip the batch")
     a("--clip-norm", type=_positive(float), default=d["clip_norm"], help="clip gradients to this global norm")
+    a("--gif", action="store_true", help="decode 16 fixed prior draws after every epoch (RUN/frames/) and "
+      "assemble them into RUN/plots/gif.gif")
+    a("--tensorboard", default=d["tensorboard"], metavar="DIR", help="log per-epoch scalars and samples to DIR")
     a("--seed", type=_non_negative(int), default=d["seed"], help="seed of weights, data order and noise")
     a("--output", default=d["output"], help="run directory (resumed if it holds a run with the same model)")
     a("--quiet", action="store_true", help="no progress bar")
@@ -127,6 +130,12 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("--num", type=_positive(int), default=100 if name == "sample" else 20, help="images")
         s.add_argument("--seed", type=_non_negative(int), default=0)
         s.add_argument("--checkpoint", choices=("best", "latest"), default="best")
+    pl = sub.add_parser("plot", help="write RUN/plots/KIND.png (or gif.gif) from a saved run")
+    pl.add_argument("run_dir")
+    pl.add_argument("--kind", required=True, choices=("samples", "reconstructions", "scatter", "manifold", "traversal",
+                                                      "interpolation", "curves", "gif", "attributes"))
+    pl.add_argument("--seed", type=_non_negative(int), default=0)
+    pl.add_argument("--checkpoint", choices=("best", "latest"), default="best")
     e = sub.add_parser("evaluate", help="importance-sampled test log-likelihood of a saved run -> OUT/evaluation.json")
     e.add_argument("run_dir")
     e.add_argument("--num-samples", type=_positive(int), default=5000, help="importance samples K per example")
@@ -153,6 +162,10 @@ def main(argv=None) -> int:
             from tfpvae.runs.commands import train
 
             train(config, quiet=args.quiet)
+        elif args.command == "plot":
+            from tfpvae.runs.commands import plot
+
+            plot(args.run_dir, args.kind, seed=args.seed, checkpoint=args.checkpoint)
         elif args.command in ("sample", "reconstruct"):
             from tfpvae.runs import commands
 

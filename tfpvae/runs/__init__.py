@@ -9,11 +9,11 @@ from tfpvae.runs.config import (ARCHITECTURES, BINARIZE, CHOICES, DATASETS, FLOW
                                 NONFINITE, OBJECTIVES, PRECISIONS, PRIORS, STRATEGIES, RunConfig, load_config)
 
 __all__ = ["RunConfig", "load_config", "build_model", "build_objective", "train", "sample", "reconstruct", "evaluate",
-           "load_run", "CHOICES", "MODELS", "DATASETS", "ARCHITECTURES", "LIKELIHOODS", "BINARIZE", "FLOWS", "OBJECTIVES",
+           "plot", "load_run", "CHOICES", "MODELS", "DATASETS", "ARCHITECTURES", "LIKELIHOODS", "BINARIZE", "FLOWS", "OBJECTIVES",
            "PRIORS", "KL_MODES", "STRATEGIES", "PRECISIONS", "NONFINITE"]
 
 _LAZY = {"build_model": "builders", "build_objective": "builders", "train": "commands", "sample": "commands",
-         "reconstruct": "commands", "evaluate": "commands", "load_run": "commands"}
+         "reconstruct": "commands", "evaluate": "commands", "plot": "commands", "load_run": "commands"}
 
 
 def __getattr__(name):  # the builders and commands import TensorFlow: load them on first use

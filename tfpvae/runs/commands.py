@@ -26,7 +26,7 @@ from tfpvae.training import (Checkpoint, EarlyStopping, ProgressBar, fit, is_chi
                              worker_directory)
 from tfpvae.training.io import atomic_write_json
 
-__all__ = ["train", "sample", "reconstruct", "evaluate", "load_run"]
+__all__ = ["train", "sample", "reconstruct", "evaluate", "plot", "load_run"]
 
 
 def _splits(arrays):
@@ -50,7 +50,7 @@ def _event_shape(config: RunConfig, arrays) -> tuple[int, ...]:
 
 
 # Fields a resumed run may change: how long to train, where things are, and how a stop is decided.
-_RESUMABLE_CHANGES = ("epochs", "output", "data_dir", "patience")
+_RESUMABLE_CHANGES = ("epochs", "output", "data_dir", "patience", "gif", "tensorboard")
 
 
 def _check_resumable(run: RunDirectory, config: RunConfig) -> None:
@@ -103,6 +103,8 @@ def train(config: RunConfig, quiet: bool = False) -> dict:
         "num_train": len(train_x), "num_validation": len(valid_x), "num_test": len(test_x),
         "strategy": config.strategy, "replicas": strategy.num_replicas_in_sync, "precision": config.precision})
     callbacks.append(record)
+    if chief:
+        callbacks += _picture_callbacks(config, run, model)
     if not quiet and chief:
         callbacks.append(ProgressBar())
     try:
@@ -118,6 +120,24 @@ def train(config: RunConfig, quiet: bool = False) -> dict:
     if chief:
         _pictures(run, config, model, test_x, seed=config.seed)
     return record.metrics(state)
+
+
+def _picture_callbacks(config: RunConfig, run: RunDirectory, model) -> list:
+    """``--gif``: the same 16 prior draws decoded after every epoch (``RUN/frames/epoch_NNNN.png``,
+    assembled into ``RUN/plots/gif.gif`` at the end); ``--tensorboard DIR``: scalars and samples."""
+    out = []
+    shape = tuple(tdata.dataset_info(config.dataset).event_shape)
+    if config.gif:
+        from tfpvae.plotting import EpochImages
+
+        latents = model.prior.sample(16, seed=[config.seed, 11])
+        out.append(EpochImages(run.frames, latents, model, gif_path=run.plots / "gif.gif", image_shape=shape))
+    if config.tensorboard:
+        from tfpvae.training.tensorboard import TensorBoard
+
+        out.append(TensorBoard(config.tensorboard, model if hasattr(model, "sample") else None, image_shape=shape,
+                               seed=config.seed))
+    return out
 
 
 def _optimizer(config: RunConfig):
@@ -228,3 +248,53 @@ def evaluate(run_dir, num_samples: int = 5000, chunk_size: int = 100, limit: int
           + (f", {report['bits_per_dim']:.3f} bits/dim" if report["bits_per_dim"] is not None else "")
           + f" -> {RunDirectory(run_dir).evaluation}", file=sys.stderr)
     return report
+
+
+def plot(run_dir, kind: str, seed: int = 0, checkpoint: str = "best", num: int = 5000) -> Path:
+    """Write ``RUN/plots/KIND.png`` (``gif.gif`` for ``kind="gif"``) for a saved run.
+
+    Data are ``num`` test images spread over the test set, with their labels (scatter colours) and
+    attributes (``attributes``: bool attributes as they are; other factors, e.g. sprites'
+    x position, split at their median).
+    """
+    from tfpvae.plotting import PLOT_KINDS, make_gif, plot_kind, save_figure
+
+    run = RunDirectory(run_dir)
+    kinds = PLOT_KINDS + ("gif",)
+    if kind not in kinds:
+        raise ValueError(f"plot: kind must be one of {', '.join(kinds)}, got {kind!r}")
+    if kind == "gif":
+        if not run.frames.exists():
+            raise ValueError(f"{run_dir} has no per-epoch frames: train it with --gif")
+        path = make_gif(run.frames, run.plots / "gif.gif")
+        print(f"tfpvae: wrote {path}", file=sys.stderr)
+        return path
+    config = load_config(run_dir)
+    if kind == "curves":
+        fig = plot_kind("curves", None, metrics=run.metrics_path)
+        return _save(save_figure, fig, run.plots / "curves.png")
+    if kind in ("samples", "manifold") and config.model == "ae":
+        raise ValueError(f"{run_dir} holds an autoencoder (--model ae): it has no prior for {kind!r}")
+    if kind == "manifold" and config.latent_dim != 2:
+        raise ValueError(f"plot: the manifold needs a 2-D latent space; {run_dir} has latent_dim {config.latent_dim}")
+    config, model = load_run(run_dir, checkpoint)
+    arrays = tdata.load_arrays(config.dataset, config.data_dir)
+    index = np.linspace(0, len(arrays.test) - 1, num=min(num, len(arrays.test))).astype(int)
+    x = next(iter(_pipeline(config, arrays.test[index], shuffle=False, batch_size=len(index))))
+    labels = None if arrays.test_labels is None else np.asarray(arrays.test_labels)[index]
+    attributes, names = None, None
+    if kind == "attributes":
+        if not arrays.test_attributes:
+            raise ValueError(f"plot: {config.dataset} has no attribute labels (sprites and celeb_a do)")
+        names = sorted(arrays.test_attributes)
+        columns = [np.asarray(arrays.test_attributes[n])[index] for n in names]
+        attributes = np.stack([c.astype(bool) if c.dtype == bool else c > np.median(c) for c in columns], axis=1)
+    fig = plot_kind(kind, model, x, labels=labels, attributes=attributes, attribute_names=names, seed=seed,
+                    image_shape=tuple(tdata.dataset_info(config.dataset).event_shape))
+    return _save(save_figure, fig, run.plots / f"{kind}.png")
+
+
+def _save(save_figure, fig, path: Path) -> Path:
+    save_figure(fig, path)
+    print(f"tfpvae: wrote {path}", file=sys.stderr)
+    return path

@@ -77,6 +77,8 @@ class RunConfig:
     precision: str = "float32"
     on_nonfinite: str = "stop"
     clip_norm: float | None = None
+    gif: bool = False
+    tensorboard: str | None = None
     seed: int = 0
     output: str = "runs/vae"
     event_shape: tuple[int, ...] = field(default=())
@@ -140,6 +142,8 @@ class RunConfig:
             refuse.append("the discretized logistic likelihood scores 8-bit data: use --binarize none")
         if self.cpu_replicas and self.strategy == "default":
             refuse.append("--cpu-replicas splits the CPU for --strategy mirrored (or multiworker)")
+        if self.gif and self.model == "ae":
+            refuse.append("--gif decodes fixed draws from the prior: an autoencoder (--model ae) has none")
         if self.strategy != "default" and self.jit:
             refuse.append("--jit compiles a one-replica step: it does not combine with --strategy "
                           f"{self.strategy} (the guarded update needs a cross-replica condition)")

@@ -33,6 +33,7 @@ class RunDirectory:
     samples = property(lambda self: self.path / "samples.png")
     reconstructions = property(lambda self: self.path / "reconstructions.png")
     plots = property(lambda self: self.path / "plots")
+    frames = property(lambda self: self.path / "frames")
 
 
 class RunRecord(Callback):
