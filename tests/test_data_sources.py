@@ -356,3 +356,27 @@ def test_check_support_on_the_shipped_data():
     assert data.check_support(mnist.train, "logistic", "mnist train") == "8-bit lattice"
     with pytest.warns(data.GreyLevelWarning, match="mnist train"):
         data.check_support(mnist.train, "bernoulli", "mnist train")
+
+
+# ------------------------------------------------------------ the offline first run
+
+
+@pytest.mark.slow
+def test_offline_demo_without_a_data_folder_reproduces_the_benchmark(tmp_path):
+    """`make demo` on a fresh offline machine without ../shared: the shipped full binarized MNIST,
+    10 epochs of the 784-200-200-50 VAE, test ELBO >= -112 (measured -111.2, ~2.5 min on 2 busy cores)."""
+    import json
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items() if k != "TFPVAE_DATA_DIR"}
+    env.update(TFPVAE_OFFLINE="1", TFDS_DATA_DIR=str(tmp_path / "no_tfds"))
+    out = tmp_path / "demo"
+    proc = subprocess.run([sys.executable, "-m", "tfpvae.cli", "train", "--dataset", "binarized_mnist", "--epochs",
+                           "10", "--output", str(out), "--quiet"], env=env, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "embedded: full statically binarized MNIST" in proc.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["data_source"] == sources.EMBEDDED_SOURCES["binarized_mnist"]
+    assert metrics["num_train"] == 50000 and metrics["num_test"] == 10000
+    assert metrics["final"]["test"]["elbo"] >= -112.0, metrics["final"]
