@@ -25,7 +25,8 @@ class Regression(tf.Module):
 
     def __init__(self):
         super().__init__()
-        self.net = keras.Sequential([keras.Input((3,)), keras.layers.Dense(8, activation="tanh"), keras.layers.Dense(1)])
+        self.net = keras.Sequential([keras.Input((3,)), keras.layers.Dense(8, activation="tanh"),
+                                     keras.layers.Dense(1)])
 
     def __call__(self, x):
         import tensorflow_probability as tfp
@@ -88,7 +89,8 @@ def mirrored() -> dict:
     grads = tape.gradient(loss, variables)
     for g, v in zip(grads, variables):
         v.assign_sub(0.5 * g)
-    vae_diff = max(float(np.max(np.abs(a.numpy() - b.numpy()))) for a, b in zip(dist_vae.trainable_variables, variables))
+    vae_diff = max(float(np.max(np.abs(a.numpy() - b.numpy())))
+                   for a, b in zip(dist_vae.trainable_variables, variables))
     # the same two halves with the SAME noise on both replicas would give another update
     with tf.GradientTape() as tape:
         same = sum(tf.reduce_sum(tfpvae.ELBO()(ref, half, seed=seed).loss) for half in (xb[:4], xb[4:])) / 8.0

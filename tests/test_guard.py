@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import tfpvae
 from tfpvae.training import Checkpoint, fit
 
 

@@ -27,7 +27,8 @@ def _cluster(tiny_data, out, epochs, cwd):
     for index in range(2):
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": "",
                "TF_CONFIG": json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})}
-        cmd = [sys.executable, "-m", "tfpvae.cli", "train", "--dataset", "binarized_mnist", "--data-dir", str(tiny_data),
+        cmd = [sys.executable, "-m", "tfpvae.cli", "train", "--dataset", "binarized_mnist",
+               "--data-dir", str(tiny_data),
                "--epochs", str(epochs), "--latent-dim", "4", "--hidden", "16", "--batch-size", "50", "--quiet",
                "--strategy", "multiworker", "--output", str(out)]
         procs.append(subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))

@@ -42,7 +42,8 @@ def test_resume_continues_from_saved_epoch_with_same_optimizer_state(tmp_path):
         np.testing.assert_allclose(np.array(a), np.array(b), rtol=1e-6, atol=1e-6)
     for a, b in zip(straight_opt.variables, resumed_opt.variables):  # Adam moments included
         np.testing.assert_allclose(np.array(a), np.array(b), rtol=1e-6, atol=1e-6)
-    assert straight_state.history[-1]["train"]["loss"] == pytest.approx(resumed_state.history[-1]["train"]["loss"], rel=1e-5)
+    assert straight_state.history[-1]["train"]["loss"] == pytest.approx(resumed_state.history[-1]["train"]["loss"],
+                                                                        rel=1e-5)
 
 
 def test_fit_epochs_interleaves_two_trainings_and_matches_fit():

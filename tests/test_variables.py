@@ -9,7 +9,7 @@ import tensorflow_probability as tfp
 import tfpvae
 from helpers import assert_one_step_trains_every_variable
 from tfpvae import distributions as D, networks
-from tfpvae.models import Decoder, Encoder
+from tfpvae.models import Decoder
 from tfpvae.testing import assert_trackable
 from tfpvae.training import hidden_variables, named_variables, trainable_variables
 
@@ -84,7 +84,8 @@ def test_fit_refuses_hidden_variables_by_name_and_accepts_explicit_ones():
             return tfd.Categorical(logits=self.net(x) * self.scale_fn())
 
     data = tf.data.Dataset.from_tensors((tf.zeros([4, 2]), tf.zeros([4], tf.int32)))
-    with pytest.raises(ValueError, match=r"1 trainable variable\(s\) of Model are reachable only through closures.*hidden_scale"):
+    with pytest.raises(ValueError,
+                       match=r"1 trainable variable\(s\) of Model are reachable only through closures.*hidden_scale"):
         tfpvae.fit(Model(), tfpvae.NegativeLogLikelihood(), data, epochs=1)
     state = tfpvae.fit(Model(), tfpvae.NegativeLogLikelihood(), data, epochs=1,
                        variables=net.trainable_variables + [hidden_scale])
@@ -126,7 +127,7 @@ def test_mixture_priors_hold_their_variables_as_tracked_attributes():
     paths = list(assert_trackable(vae))
     assert {"prior/components_fn/loc", "prior/components_fn/raw_scale", "prior/components_fn/logits"} <= set(paths)
     vae.prior = D.vamp_prior(vae.encoder, tf.zeros([3, 6]))
-    assert "prior/components_fn/pseudo_inputs" in assert_trackable(vae) or "prior/pseudo_inputs" in assert_trackable(vae)
+    assert "prior/components_fn/pseudo_inputs" in assert_trackable(vae)
 
 
 def test_excludes_integer_counters_and_dedupes():
@@ -143,14 +144,16 @@ def _user_vae():
     class MyEncoder(tf.Module):
         def __init__(self):
             super().__init__()
-            self.net = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="tanh"), keras.layers.Dense(2 * latent)])
+            self.net = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="tanh"),
+                                         keras.layers.Dense(2 * latent)])
             self.latent_dim = latent
 
         def __call__(self, x):
             loc, raw = tf.split(self.net(x), 2, axis=-1)
             return tfd.Independent(tfd.Normal(loc, tf.nn.softplus(raw) + 1e-3), 1)
 
-    made = tfb.AutoregressiveNetwork(params=2, hidden_units=[8], event_shape=[latent], kernel_initializer="glorot_normal")
+    made = tfb.AutoregressiveNetwork(params=2, hidden_units=[8], event_shape=[latent],
+                                     kernel_initializer="glorot_normal")
     made(tf.zeros([1, latent]))
     maf = tfb.MaskedAutoregressiveFlow(lambda z: tf.unstack(made(z), axis=-1))
     maf.network = made  # the lambda hides it; the attribute makes it a tracked parameter

@@ -77,7 +77,8 @@ def _train_parser(sub) -> None:
       help="hidden sizes (mlp, default 200,200) or conv filters (conv, default 32,64), comma-separated")
     a("--activation", default=d["activation"], help="hidden activation of the MLPs (Keras name)")
     a("--likelihood", choices=CHOICES["likelihood"], default=d["likelihood"],
-      help="decoder distribution; default logistic (discretized) for cifar10 and celeb_a, gaussian for frey_faces, else bernoulli")
+      help="decoder distribution; default logistic (discretized) for cifar10 and celeb_a, gaussian for frey_faces, "
+      "else bernoulli")
     a("--binarize", choices=CHOICES["binarize"], default=d["binarize"],
       help="binarisation of grey-level data (default: dynamic with a Bernoulli decoder on grey-level data, else none)")
     a("--epochs", type=_positive(int), default=d["epochs"], help="total epochs (a resumed run continues to this)")
@@ -139,7 +140,8 @@ def _parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="importance-sampled test log-likelihood of a saved run -> OUT/evaluation.json")
     e.add_argument("run_dir")
     e.add_argument("--num-samples", type=_positive(int), default=5000, help="importance samples K per example")
-    e.add_argument("--chunk-size", type=_positive(int), default=100, help="importance samples per pass (memory ~ chunk x 100 examples)")
+    e.add_argument("--chunk-size", type=_positive(int), default=100,
+                   help="importance samples per pass (memory ~ chunk x 100 examples)")
     e.add_argument("--limit", type=_positive(int), default=None, help="evaluate only the first N test examples")
     e.add_argument("--seed", type=_non_negative(int), default=0)
     e.add_argument("--checkpoint", choices=("best", "latest"), default="best")

@@ -53,7 +53,8 @@ class VAE(tf.Module):
         self.prior, self.encoder, self.decoder, self.posterior_flow = prior, encoder, decoder, posterior_flow
         enc_latent = getattr(encoder, "latent_dim", None)
         if enc_latent is not None and enc_latent != self.latent_dim:
-            raise ValueError(f"VAE: encoder latent_dim {enc_latent} differs from the prior's event size {self.latent_dim}")
+            raise ValueError(f"VAE: encoder latent_dim {enc_latent} differs from the prior's event size "
+                             f"{self.latent_dim}")
         self._check_flow()
 
     def _check_flow(self) -> None:

@@ -9,7 +9,8 @@ from tfpvae.runs.config import (ARCHITECTURES, BINARIZE, CHOICES, DATASETS, FLOW
                                 NONFINITE, OBJECTIVES, PRECISIONS, PRIORS, STRATEGIES, RunConfig, load_config)
 
 __all__ = ["RunConfig", "load_config", "build_model", "build_objective", "train", "sample", "reconstruct", "evaluate",
-           "plot", "load_run", "CHOICES", "MODELS", "DATASETS", "ARCHITECTURES", "LIKELIHOODS", "BINARIZE", "FLOWS", "OBJECTIVES",
+           "plot", "load_run", "CHOICES", "MODELS", "DATASETS", "ARCHITECTURES", "LIKELIHOODS", "BINARIZE", "FLOWS",
+           "OBJECTIVES",
            "PRIORS", "KL_MODES", "STRATEGIES", "PRECISIONS", "NONFINITE"]
 
 _LAZY = {"build_model": "builders", "build_objective": "builders", "train": "commands", "sample": "commands",

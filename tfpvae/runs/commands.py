@@ -68,8 +68,12 @@ def _check_resumable(run: RunDirectory, config: RunConfig) -> None:
                if k not in _RESUMABLE_CHANGES and k != "event_shape" and before.get(k) != v]
     if changed:
         raise ValueError(f"{run.path} holds a run trained with other settings ({'; '.join(changed)}); resuming would "
-                         f"mix the two. Use the same flags (only {', '.join('--' + k.replace('_', '-') for k in _RESUMABLE_CHANGES[:1] + _RESUMABLE_CHANGES[3:])} may change) "
+                         f"mix the two. Use the same flags (only {_flags(_RESUMABLE_CHANGES)} may change) "
                          "or choose another --output")
+
+
+def _flags(fields) -> str:
+    return ", ".join("--" + k.replace("_", "-") for k in fields if k not in ("output", "data_dir"))
 
 
 def train(config: RunConfig, quiet: bool = False) -> dict:
@@ -235,7 +239,8 @@ def evaluate(run_dir, num_samples: int = 5000, chunk_size: int = 100, limit: int
     elbo = make_evaluate(model, ELBO(num_samples=1, kl="monte_carlo" if kl_mode(config) == "monte_carlo" else "auto"),
                          seed=[seed, 1])(test)
     result = evaluate_dataset(model, test, num_samples=num_samples, chunk_size=chunk_size, seed=seed)
-    report = {"run_dir": str(run_dir), "checkpoint": checkpoint, "dataset": config.dataset, "data_source": arrays.source,
+    report = {"run_dir": str(run_dir), "checkpoint": checkpoint, "dataset": config.dataset,
+              "data_source": arrays.source,
               "num_examples": int(result["num_examples"]), "num_samples": num_samples, "chunk_size": chunk_size,
               "test_elbo": elbo["elbo"], "test_nll_nats": result["nll"], "test_nll_stderr": result["nll_stderr"],
               "bits_per_dim": result.get("bits_per_dim"),

@@ -57,7 +57,8 @@ class ProgressBar(Callback):
         frac = step / total if total else 0.0
         bar = ("=" * int(frac * self.width)).ljust(self.width) if total else "?" * self.width
         loss = totals.means()["loss"]
-        self.stream.write(f"\repoch {state.epoch + 1}/{state.epochs} [{bar}] step {step}{'/' + str(total) if total else ''} "
+        steps = f"{step}/{total}" if total else str(step)
+        self.stream.write(f"\repoch {state.epoch + 1}/{state.epochs} [{bar}] step {steps} "
                           f"loss {loss:.4f} {now - self._start:.1f}s")
         self.stream.flush()
 
