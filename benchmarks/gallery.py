@@ -111,7 +111,7 @@ def _prior_vs_aggregate(args, out: Path, model, prefix: str, train_bin, test_bin
     rows = ["N(0, I)"] * 5 + ["aggregate"] * 5
     lines = "; ".join(f"{k}: (1/S) sum p(x|z) -> {v['log_likelihood']:.1f} nats" for k, v in table.items())
     _save(grid_figure(both, 10, row_labels=rows,
-                      title=f"decoder means, z ~ N(0, I) (top) vs z ~ Gaussian fit of the aggregate posterior (bottom), "
+                      title="decoder means, z ~ N(0, I) (top) vs z ~ Gaussian fit of the aggregate posterior (bottom), "
                             f"same base draws\n{lines} (S = 500, {len(test_bin)} test images)"),
           out / f"{prefix}_prior_vs_aggregate.png")
 
@@ -149,7 +149,8 @@ def _autoencoder_vs_vae(args, out: Path, arrays, vae, test_unit, labels, record:
                         title="autoencoder decoder at z ~ N(0, I) (top) and z ~ Gaussian fitted to its codes (bottom)"),
           out / "mnist2d_ae_samples.png")
     record["ae2d"] = {"train_seconds": time.perf_counter() - start, "epochs": len(state.history),
-                      "final": state.history[-1], "code_mean": codes.mean(0).tolist(), "code_std": codes.std(0).tolist()}
+                      "final": state.history[-1], "code_mean": codes.mean(0).tolist(),
+                      "code_std": codes.std(0).tolist()}
 
 
 def mnist_gallery(args, out: Path, record: dict) -> None:
@@ -168,7 +169,8 @@ def mnist_gallery(args, out: Path, record: dict) -> None:
 
     model, state = _train_mnist(args, out, arrays, 2, "mnist2d", record, gif=True)
     _save(P.latent_scatter(model, test_unit[:5000], labels[:5000], figsize=(7, 6), point_size=3,
-                           title=f"MNIST test digits: posterior means E[z|x] (2-D latent), {len(state.history)} epochs"),
+                           title=f"MNIST test digits: posterior means E[z|x] (2-D latent), "
+                                 f"{len(state.history)} epochs"),
           out / "mnist2d_scatter.png")
     _save(P.latent_manifold(model, num=15, pixel_scale=2.5), out / "mnist2d_manifold.png")
     _save(P.sample_grid(model, 100, seed=args.seed, ncols=10), out / "mnist2d_samples.png")
@@ -216,7 +218,8 @@ def sprites_gallery(args, out: Path, record: dict) -> None:
                              title="sprites: z + m v for attribute vectors v = mean z with - mean z without")
     _save(fig, out / "sprites_attribute_strips.png")
     # Centre of mass of the edited images along x, for m = -2..2 on the x-attribute (pixels).
-    means = np.asarray(latent.edit(model, x[pick], vectors[0], np.linspace(-2, 2, 5)).mean()).reshape(5, len(pick), 32, 32)
+    means = np.asarray(latent.edit(model, x[pick], vectors[0], np.linspace(-2, 2, 5)).mean())
+    means = means.reshape(5, len(pick), 32, 32)
     cols = np.arange(32) + 0.5
     com = (means.sum(2) * cols).sum(-1) / means.sum((2, 3))
     # The latent best aligned with each position factor (largest |correlation| of posterior means).

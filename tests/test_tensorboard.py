@@ -48,3 +48,15 @@ def test_tensorboard_scalars_read_back_equal_the_logs(tmp_path):
     assert sorted(grids) == [("samples", 1), ("samples", 2)]
     width, height = (int(v) for v in grids[("samples", 1)][:2])  # [width, height, encoded PNG]
     assert (width, height) == (17, 17)  # 2 x 2 tiles of 8 px with a 1 px gap
+
+
+def test_models_without_a_prior_get_scalars_only(tmp_path):
+    from types import SimpleNamespace
+
+    ae = tfpvae.models.mlp_autoencoder((16,), latent_dim=2, hidden=(4,))
+    cb = TensorBoard(tmp_path / "tb")
+    cb.on_train_begin(SimpleNamespace(model=ae))
+    cb.on_epoch_end(None, {"epoch": 1, "train": {"loss": 2.5, "log_likelihood": -2.5}, "seconds": 1.0})
+    cb.on_train_end(None)
+    scalars, grids = _events(tmp_path / "tb")
+    assert scalars == {("train/loss", 1): 2.5, ("train/log_likelihood", 1): -2.5, ("seconds", 1): 1.0} and not grids

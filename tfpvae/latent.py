@@ -126,7 +126,8 @@ def compare_priors(model, x, distributions: dict, *, num_samples: int = 100, see
         likelihood = model.decode(dist.sample(num_samples, seed=as_seed(seed)))  # batch [S]
         ll = tf.concat([likelihood.log_prob(tf.expand_dims(b, 1)) for b in _batches(x, batch_size)], 0)  # [N, S]
         lme = tf.reduce_logsumexp(ll, 1) - np.log(num_samples)
-        out[name] = {"log_likelihood": float(tf.reduce_mean(lme)), "best_sample": float(tf.reduce_mean(tf.reduce_max(ll, 1)))}
+        out[name] = {"log_likelihood": float(tf.reduce_mean(lme)),
+                     "best_sample": float(tf.reduce_mean(tf.reduce_max(ll, 1)))}
     return out
 
 

@@ -81,7 +81,8 @@ def as_images(images, image_shape: Sequence[int] | None = None) -> np.ndarray:
     elif arr.ndim == 2:
         shape = _infer_shape(arr.shape[1])
         if shape is None:
-            raise ValueError(f"plotting: flat images of size {arr.shape[1]} are not square; pass image_shape=(H, W[, C])")
+            raise ValueError(f"plotting: flat images of size {arr.shape[1]} are not square; "
+                             "pass image_shape=(H, W[, C])")
         arr = arr.reshape((arr.shape[0], *shape))
     if arr.ndim == 4 and arr.shape[-1] == 1:
         arr = arr[..., 0]

@@ -71,7 +71,8 @@ def grid_figure(images, ncols: int | None = None, *, image_shape: Sequence[int] 
         figsize = (max(w_in + left + 0.05, 1.5), max(h_in + top + bottom + 0.05, 1.0))
     fig = new_figure(figsize, dpi)
     fw, fh = figsize
-    ax = fig.add_axes([left / fw, bottom / fh, max(fw - left - 0.05, 0.1) / fw, max(fh - top - bottom - 0.05, 0.1) / fh])
+    width, height = max(fw - left - 0.05, 0.1), max(fh - top - bottom - 0.05, 0.1)
+    ax = fig.add_axes([left / fw, bottom / fh, width / fw, height / fh])
     ax.imshow(grid, cmap="gray" if grid.ndim == 2 else None, vmin=0.0, vmax=1.0, interpolation="nearest")
     h, w = arr.shape[1:3]
     ax.set_xticks([]), ax.set_yticks([])
