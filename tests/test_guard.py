@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import tfpvae
 from tfpvae.training import Checkpoint, fit
 
 
@@ -106,3 +107,11 @@ def test_non_finite_validation_stops_the_run(tmp_path):
         fit(Linear(), SquaredError(), _dataset(_batches()), epochs=2, validation_data=_dataset(bad),
             callbacks=[Checkpoint(tmp_path)])
     assert tf.train.latest_checkpoint(tmp_path / "latest") is None
+
+
+def test_fit_refuses_data_the_decoder_cannot_score():
+    """0..255 floats to a Bernoulli decoder trained silently to a loss of -4239 before."""
+    vae = tfpvae.mlp_vae((16,), latent_dim=2, hidden=(8,))
+    pixels = tf.constant(np.random.default_rng(0).integers(0, 256, size=(8, 16)).astype(np.float32))
+    with pytest.raises(ValueError, match="training data"):
+        fit(vae, tfpvae.ELBO(), tf.data.Dataset.from_tensors(pixels), epochs=1)

@@ -69,8 +69,9 @@ def _train_parser(sub) -> None:
     a = t.add_argument
     a("--model", choices=CHOICES["model"], default=d["model"], help="variational or deterministic autoencoder")
     a("--dataset", choices=CHOICES["dataset"], default=d["dataset"], help="dataset name")
-    a("--data-dir", default=d["data_dir"], help="local folder laid out like shared/data (one subfolder per dataset); "
-      "without it, tensorflow-datasets, then the embedded MNIST sample")
+    a("--data-dir", default=d["data_dir"], help="local folder laid out like shared/data (one subfolder per dataset; "
+      "a folder that lacks the dataset is an error). Without it: binarized_mnist from the full copy shipped with "
+      "tfpvae; other datasets from tensorflow-datasets, mnist last from a small labelled sample (with a warning)")
     a("--latent-dim", type=_positive(int), default=d["latent_dim"], help="size of z")
     a("--architecture", choices=CHOICES["architecture"], default=d["architecture"], help="encoder/decoder networks")
     a("--hidden", type=_ints, default=d["hidden"],

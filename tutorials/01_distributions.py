@@ -36,7 +36,7 @@ from tfpvae import data
 tfd = tfp.distributions
 
 SMOKE = os.environ.get("TFPVAE_SMOKE") == "1" or "CI" in os.environ
-DATA_DIR = os.environ.get("TFPVAE_DATA_DIR", "../../shared/data")
+DATA_DIR = os.environ.get("TFPVAE_DATA_DIR") or ("../../shared/data" if os.path.isdir("../../shared/data") else None)
 OUT = os.environ.get("TFPVAE_TUTORIAL_OUT", "figures")
 FIGURES = ["01_sample_and_density.png", "01_kl_monte_carlo.png", "01_independent_image.png"]
 os.makedirs(OUT, exist_ok=True)

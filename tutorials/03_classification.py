@@ -36,7 +36,7 @@ from tfpvae import data, networks
 tfd = tfp.distributions
 
 SMOKE = os.environ.get("TFPVAE_SMOKE") == "1" or "CI" in os.environ
-DATA_DIR = os.environ.get("TFPVAE_DATA_DIR", "../../shared/data")
+DATA_DIR = os.environ.get("TFPVAE_DATA_DIR") or ("../../shared/data" if os.path.isdir("../../shared/data") else None)
 OUT = os.environ.get("TFPVAE_TUTORIAL_OUT", "figures")
 FIGURES = ["03_predictions.png", "03_confusion.png"]
 os.makedirs(OUT, exist_ok=True)

@@ -34,7 +34,7 @@ from tfpvae import data, distributions as D, networks
 from tfpvae.models import Decoder, Encoder
 
 SMOKE = os.environ.get("TFPVAE_SMOKE") == "1" or "CI" in os.environ
-DATA_DIR = os.environ.get("TFPVAE_DATA_DIR", "../../shared/data")
+DATA_DIR = os.environ.get("TFPVAE_DATA_DIR") or ("../../shared/data" if os.path.isdir("../../shared/data") else None)
 OUT = os.environ.get("TFPVAE_TUTORIAL_OUT", "figures")
 FIGURES = ["05_samples.png", "05_reconstructions.png", "05_latent_scatter.png", "05_manifold.png"]
 os.makedirs(OUT, exist_ok=True)

@@ -32,7 +32,7 @@ from tfpvae import data, distributions as D
 from tfpvae.evaluation import bits_per_dim, evaluate_dataset, log_likelihood
 
 SMOKE = os.environ.get("TFPVAE_SMOKE") == "1" or "CI" in os.environ
-DATA_DIR = os.environ.get("TFPVAE_DATA_DIR", "../../shared/data")
+DATA_DIR = os.environ.get("TFPVAE_DATA_DIR") or ("../../shared/data" if os.path.isdir("../../shared/data") else None)
 OUT = os.environ.get("TFPVAE_TUTORIAL_OUT", "figures")
 FIGURES = ["12_bound_vs_k.png", "12_estimate_spread.png"]
 os.makedirs(OUT, exist_ok=True)

@@ -56,10 +56,7 @@ def load_frey_faces(data_dir=None) -> DataArrays:
     path = folder / FREY_FILE
     if not path.is_file():
         raise DataUnavailableError("frey_faces", [f"local: {folder} is missing {FREY_FILE}"])
-    with np.load(path) as d:
-        if "images" not in d.files:
-            raise ValueError(f"load_frey_faces: {path} has arrays {d.files}, expected 'images'")
-        images = d["images"]
+    images = sources.read_npz(path, ("images",), str(path))["images"]
     if images.dtype != np.uint8 or images.shape != (sum(FREY_SPLIT), 28, 20):
         raise ValueError(f"load_frey_faces: {path} images are {images.dtype}{list(images.shape)}, "
                          f"expected uint8[{sum(FREY_SPLIT)}, 28, 20]")

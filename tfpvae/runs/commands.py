@@ -72,6 +72,28 @@ def _check_resumable(run: RunDirectory, config: RunConfig) -> None:
                          "or choose another --output")
 
 
+def _check_same_data(run: RunDirectory, source: str) -> None:
+    """A run resumed or evaluated on data from another source (say the embedded copy after a
+    mistyped folder) would mix two datasets in one record: refuse, showing both."""
+    if not run.metrics_path.exists():
+        return
+    import json
+
+    try:
+        recorded = json.loads(run.metrics_path.read_text()).get("data_source")
+    except json.JSONDecodeError:
+        return
+    if recorded and _source_kind(recorded) != _source_kind(source):
+        raise ValueError(f"{run.path} was trained on data from {recorded!r}, but this invocation found {source!r}; "
+                         "give the same --data-dir")
+
+
+def _source_kind(source: str) -> str:
+    """The kind of a data source (local / tfds / embedded / generated): the same files seen through
+    another path (relative vs absolute --data-dir) count as the same source."""
+    return source.split(":", 1)[0].split(" ", 1)[0]
+
+
 def _flags(fields) -> str:
     return ", ".join("--" + k.replace("_", "-") for k in fields if k not in ("output", "data_dir"))
 
@@ -81,9 +103,12 @@ def train(config: RunConfig, quiet: bool = False) -> dict:
     strategy = make_strategy(config.strategy, config.cpu_replicas)  # before TensorFlow's first op
     chief = is_chief(strategy)
     arrays = tdata.load_arrays(config.dataset, config.data_dir)
+    for split, images in zip(("train", "validation", "test"), _splits(arrays)):  # before anything is written
+        tdata.check_support(images, config.likelihood, f"{config.dataset} {split}", binarize=config.binarize)
     config = dataclasses.replace(config, event_shape=_event_shape(config, arrays))
     run = RunDirectory(config.output if chief else worker_directory(config.output, strategy))
     _check_resumable(RunDirectory(config.output), config)
+    _check_same_data(RunDirectory(config.output), arrays.source)
     run.path.mkdir(parents=True, exist_ok=True)
     if chief:
         atomic_write_json(run.config_path, config.to_dict())
@@ -233,6 +258,8 @@ def evaluate(run_dir, num_samples: int = 5000, chunk_size: int = 100, limit: int
     if config.model == "ae":
         raise ValueError(f"{run_dir} holds an autoencoder (--model ae): it defines no likelihood p(x) to evaluate")
     arrays = tdata.load_arrays(config.dataset, config.data_dir)
+    tdata.check_support(arrays.test, config.likelihood, f"{config.dataset} test", binarize=config.binarize)
+    _check_same_data(RunDirectory(run_dir), arrays.source)
     test_x = arrays.test if limit is None else arrays.test[:limit]
     test = _pipeline(config, test_x, shuffle=False, batch_size=100)
     start = time.perf_counter()

@@ -109,6 +109,20 @@ def fit(model, objective, train_data: DataArg, *, epochs: int, optimizer: keras.
             return done.value
 
 
+_CHECKED_HEADS = ("BernoulliHead", "ContinuousBernoulliHead", "DiscretizedLogisticHead", "GaussianHead")
+
+
+def _check_data_support(model, batch) -> None:
+    """Refuse (or warn about) a first batch the model's decoder cannot score, e.g. 0..255 floats fed
+    to a Bernoulli decoder, which would otherwise train to a meaningless negative loss."""
+    head = getattr(getattr(model, "decoder", None), "head", None)
+    if type(head).__name__ not in _CHECKED_HEADS or not isinstance(batch, tf.Tensor):
+        return
+    from tfpvae.data.support import check_support
+
+    check_support(batch.numpy(), head, "fit: the training data (first batch)")
+
+
 def _collect_variables(model, strategy) -> list:
     variables = trainable_variables(model)
     hidden = hidden_variables(model)
@@ -173,7 +187,9 @@ def fit_epochs(model, objective, train_data: DataArg, *, epochs: int,
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         set_precision(model, precision)
         # One eager call builds lazily created layers (in the strategy's scope) and names the terms.
-        term_names = list(objective(model, _first_batch(train_data), seed=[0, 0], step=0)._fields)
+        first = _first_batch(train_data)
+        _check_data_support(model, first)
+        term_names = list(objective(model, first, seed=[0, 0], step=0)._fields)
         variables = _collect_variables(model, strategy) if variables is None else list(variables)
         if not variables:
             raise ValueError("fit: variables= is empty")
