@@ -38,7 +38,7 @@ class TrainingState:
     stop_training: bool = False
     steps_per_epoch: int | None = None
     strategy: tf.distribute.Strategy | None = None
-    precision: str = "float32"
+    precision: str | None = None
 
 
 def _dataset_for(data: DataArg, epoch: int) -> tf.data.Dataset:
@@ -54,7 +54,7 @@ def _first_batch(data: DataArg):
 def fit(model, objective, train_data: DataArg, *, epochs: int, optimizer: keras.optimizers.Optimizer | None = None,
         validation_data: DataArg | None = None, callbacks: Sequence = (), seed: int = 0, jit_compile: bool = False,
         variables: Sequence | None = None, steps_per_execution: int = 50, validation_freq: int = 1,
-        strategy: tf.distribute.Strategy | None = None, precision: str = "float32", nonfinite: str = "stop",
+        strategy: tf.distribute.Strategy | None = None, precision: str | None = None, nonfinite: str = "stop",
         clip_norm: float | None = None) -> TrainingState:
     """Train ``model`` by minimising ``objective`` for ``epochs`` epochs.
 
@@ -75,7 +75,8 @@ def fit(model, objective, train_data: DataArg, *, epochs: int, optimizer: keras.
         and the monitoring callbacks (checkpoint, early stopping) skip them.
       callbacks: :class:`tfpvae.training.Callback` instances (progress, checkpoints, early stopping, ...).
       seed: base of every stateless seed of the run (each replica folds in its id).
-      jit_compile: compile the step with XLA (fuses the many small ops of a step; see benchmarks/).
+      jit_compile: compile the step with XLA (fuses the many small ops of a step; see benchmarks/);
+        one replica only.
       steps_per_execution: train steps run inside one compiled call (an in-graph loop over the
         data iterator); callbacks' ``on_batch_end`` sees every this-many steps. 1 gives a Python
         call per step, useful for debugging.
@@ -88,6 +89,7 @@ def fit(model, objective, train_data: DataArg, *, epochs: int, optimizer: keras.
       precision: ``"float32"``, ``"mixed_float16"`` (with dynamic loss scaling) or
         ``"mixed_bfloat16"``: sets the model's Keras layers' dtype policy
         (:func:`tfpvae.training.set_precision`); heads, log-probabilities and the loss stay float32.
+        ``None`` (default) leaves the layers' policies as they were built.
       nonfinite: a step whose loss terms or gradients are not finite is never applied. ``"stop"``
         ends the run with a ``FloatingPointError`` naming the step and the terms (the variables and
         the last checkpoint stay as they were); ``"skip"`` drops the batch and counts it in the
@@ -161,7 +163,7 @@ def fit_epochs(model, objective, train_data: DataArg, *, epochs: int,
                optimizer: keras.optimizers.Optimizer | None = None, validation_data: DataArg | None = None,
                callbacks: Sequence = (), seed: int = 0, jit_compile: bool = False, variables: Sequence | None = None,
                steps_per_execution: int = 50, validation_freq: int = 1,
-               strategy: tf.distribute.Strategy | None = None, precision: str = "float32", nonfinite: str = "stop",
+               strategy: tf.distribute.Strategy | None = None, precision: str | None = None, nonfinite: str = "stop",
                clip_norm: float | None = None) -> Generator[TrainingState, None, TrainingState]:
     """:func:`fit` one epoch at a time: a generator that yields the :class:`TrainingState` after each
     epoch (its callbacks have run) and returns it when training ends.
@@ -181,11 +183,15 @@ def fit_epochs(model, objective, train_data: DataArg, *, epochs: int,
     if nonfinite not in NONFINITE_POLICIES:
         raise ValueError(f"fit: nonfinite must be one of {NONFINITE_POLICIES}, got {nonfinite!r}")
     strategy = strategy or tf.distribute.get_strategy()
+    if jit_compile and strategy.num_replicas_in_sync > 1:
+        raise ValueError(f"fit: jit_compile compiles a one-replica step; with {strategy.num_replicas_in_sync} replicas "
+                         "the guarded update needs a cross-replica condition XLA cannot compile: drop jit_compile")
     with strategy.scope():
         optimizer = optimizer or keras.optimizers.Adam(1e-3)
         if precision == "mixed_float16" and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-        set_precision(model, precision)
+        if precision is not None:
+            set_precision(model, precision)
         # One eager call builds lazily created layers (in the strategy's scope) and names the terms.
         first = _first_batch(train_data)
         _check_data_support(model, first)
