@@ -26,6 +26,7 @@ test: install
 
 lint: install
 	$(BIN)/ruff check tfpvae tests benchmarks tutorials
+	$(BIN)/mypy
 
 # Every tutorial in full mode, one thread each (~10 min); refreshes tutorials/figures/.
 tutorials: install

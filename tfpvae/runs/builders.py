@@ -4,6 +4,8 @@ a saved run and benchmarks build what the CLI builds."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from tfpvae.distributions import (BernoulliHead, ContinuousBernoulliHead, DiscretizedLogisticHead, GaussianHead,
@@ -30,10 +32,18 @@ def _posterior_flow(config: RunConfig):
         return None
     from tfpvae import flows
 
-    factory, kwargs = {"iaf": (flows.iaf, {}), "gated_iaf": (flows.iaf, {"gated": True}), "maf": (flows.maf, {}),
-                       "realnvp": (flows.realnvp, {}), "spline": (flows.spline, {"layout": "iaf"})}[config.flow]
+    factories: dict[str, tuple[Callable, dict]] = {
+        "iaf": (flows.iaf, {}), "gated_iaf": (flows.iaf, {"gated": True}), "maf": (flows.maf, {}),
+        "realnvp": (flows.realnvp, {}), "spline": (flows.spline, {"layout": "iaf"})}
+    factory, kwargs = factories[config.flow]
     return factory(config.latent_dim, num_steps=config.flow_steps, hidden_units=config.flow_hidden,
-                   context_dim=config.context_dim, seed=config.seed, **kwargs)
+                   context_dim=_resolved(config)[1], seed=config.seed, **kwargs)
+
+
+def _resolved(config: RunConfig) -> tuple[tuple[int, ...], int]:
+    """``(hidden, context_dim)``, which ``RunConfig.__post_init__`` has resolved from ``None``."""
+    assert config.hidden is not None and config.context_dim is not None, "RunConfig resolves these"
+    return config.hidden, config.context_dim
 
 
 def build_model(config: RunConfig):
@@ -45,17 +55,18 @@ def build_model(config: RunConfig):
 
     keras.utils.set_random_seed(config.seed)  # same config, same initial weights
     head = _likelihood_head(config)
+    hidden, context_dim = _resolved(config)
     if config.model == "ae":
         if config.architecture == "mlp":
-            return mlp_autoencoder(config.event_shape, config.latent_dim, config.hidden, config.activation, head=head)
-        return conv_autoencoder(config.event_shape, config.latent_dim, config.hidden, head=head)
+            return mlp_autoencoder(config.event_shape, config.latent_dim, hidden, config.activation, head=head)
+        return conv_autoencoder(config.event_shape, config.latent_dim, hidden, head=head)
     flow = _posterior_flow(config)
     if config.architecture == "mlp":
-        vae = mlp_vae(config.event_shape, config.latent_dim, config.hidden, config.activation, head=head,
-                      posterior_flow=flow, context_dim=config.context_dim)
+        vae = mlp_vae(config.event_shape, config.latent_dim, hidden, config.activation, head=head,
+                      posterior_flow=flow, context_dim=context_dim)
     else:
-        vae = conv_vae(config.event_shape, config.latent_dim, config.hidden, head=head, posterior_flow=flow,
-                       context_dim=config.context_dim)
+        vae = conv_vae(config.event_shape, config.latent_dim, hidden, head=head, posterior_flow=flow,
+                       context_dim=context_dim)
     return _with_prior(vae, config)
 
 

@@ -22,8 +22,8 @@ from tfpvae.objectives import ELBO
 from tfpvae.runs.builders import build_model, build_objective, kl_mode
 from tfpvae.runs.config import RunConfig, load_config
 from tfpvae.runs.layout import RunDirectory, RunRecord
-from tfpvae.training import (Checkpoint, EarlyStopping, ProgressBar, fit, is_chief, make_strategy, restore_model,
-                             worker_directory)
+from tfpvae.training import (Callback, Checkpoint, EarlyStopping, ProgressBar, fit, is_chief, make_strategy,
+                             restore_model, worker_directory)
 from tfpvae.training.io import atomic_write_json
 
 __all__ = ["train", "sample", "reconstruct", "evaluate", "plot", "load_run"]
@@ -124,7 +124,7 @@ def train(config: RunConfig, quiet: bool = False) -> dict:
     objective = build_objective(config, steps)
     checkpoint = Checkpoint(run.checkpoints, monitor="validation/loss",
                             restore_directory=RunDirectory(config.output).checkpoints)  # workers resume from the chief
-    callbacks = [checkpoint]
+    callbacks: list[Callback] = [checkpoint]
     if config.patience:
         callbacks.append(EarlyStopping("validation/loss", patience=config.patience))
     record = RunRecord(run.metrics_path if chief else None, checkpoint, {
@@ -154,7 +154,7 @@ def train(config: RunConfig, quiet: bool = False) -> dict:
 def _picture_callbacks(config: RunConfig, run: RunDirectory, model) -> list:
     """``--gif``: the same 16 prior draws decoded after every epoch (``RUN/frames/epoch_NNNN.png``,
     assembled into ``RUN/plots/gif.gif`` at the end); ``--tensorboard DIR``: scalars and samples."""
-    out = []
+    out: list[Callback] = []
     shape = tuple(tdata.dataset_info(config.dataset).event_shape)
     if config.gif:
         from tfpvae.plotting import EpochImages

@@ -114,7 +114,8 @@ class RunConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"RunConfig: {name} must be an integer >= 0, got {value!r}")
-        if any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in self.hidden + self.flow_hidden):
+        sizes = (*(self.hidden or ()), *self.flow_hidden)
+        if any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in sizes):
             raise ValueError(f"RunConfig: hidden sizes must be positive integers, got {self.hidden} / "
                              f"{self.flow_hidden}")
         if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):

@@ -6,6 +6,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 from tfpvae.training.io import atomic_write_json
 
@@ -29,7 +30,7 @@ def monitored_value(logs: dict, monitor: str) -> float | None:
     skipped validation (``fit(validation_freq=...)``); a clear error if absent otherwise."""
     if logs.get("validated") is False and monitor.split("/")[0] not in logs:
         return None
-    node = logs
+    node: Any = logs
     for part in monitor.split("/"):
         if not isinstance(node, dict) or part not in node:
             raise KeyError(f"monitor {monitor!r} not in the epoch logs (train/validation keys: "

@@ -165,6 +165,7 @@ def restore_model(directory, model, which: str = "best") -> str:
             have = named_variables(model, trainable_only=False)
             if len(saved) != len(have):
                 raise ValueError(f"restore_model: the checkpoint {path} holds {len(saved)} model values but the model "
-                                 f"has {len(have)} variables (a different architecture?)")
+                                 f"has {len(have)} variables (a different architecture, or lazy layers not built yet: "
+                                 "call the model on a batch first)")
             return path
     raise FileNotFoundError(f"restore_model: no checkpoint under {directory}/best or {directory}/latest")

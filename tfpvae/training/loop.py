@@ -6,7 +6,7 @@ import math
 import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 import keras
 import tensorflow as tf
@@ -18,7 +18,7 @@ from tfpvae.training.variables import hidden_variables, trainable_variables
 
 __all__ = ["fit", "fit_epochs", "TrainingState"]
 
-DataArg = tf.data.Dataset | Callable[[int], tf.data.Dataset]
+DataArg: TypeAlias = "tf.data.Dataset | Callable[[int], tf.data.Dataset]"
 
 
 @dataclass
@@ -228,7 +228,7 @@ def fit_epochs(model, objective, train_data: DataArg, *, epochs: int,
         del iterator  # free the input pipeline (and its threads) before validation and callbacks
         train, count = totals.read()  # waits for the device
         seconds = time.perf_counter() - start
-        logs = {"epoch": state.epoch + 1, "train": train, "seconds": seconds,
+        logs: dict[str, Any] = {"epoch": state.epoch + 1, "train": train, "seconds": seconds,
                 "examples_per_second": count / seconds if seconds > 0 else float("nan"),
                 "skipped_batches": totals.skipped()}
         if not count:
@@ -236,11 +236,11 @@ def fit_epochs(model, objective, train_data: DataArg, *, epochs: int,
         if validation_data is not None:
             logs["validated"] = (state.epoch + 1) % validation_freq == 0 or state.epoch + 1 == epochs
             for name, data in _eval_sets(validation_data if logs["validated"] else None).items():
-                logs[name] = evaluate(_dataset_for(data, 0))
-                bad_terms = [k for k, v in logs[name].items() if not math.isfinite(v)]
+                metrics = logs[name] = evaluate(_dataset_for(data, 0))
+                bad_terms = [k for k, v in metrics.items() if not math.isfinite(v)]
                 if bad_terms:
                     raise FloatingPointError(f"fit: {name} {', '.join(bad_terms)} = "
-                                             f"{[logs[name][k] for k in bad_terms]} after epoch {state.epoch + 1} "
+                                             f"{[metrics[k] for k in bad_terms]} after epoch {state.epoch + 1} "
                                              f"(non-finite values in the {name} data or model); nothing was saved "
                                              "for this epoch")
         state.steps_per_epoch = steps
