@@ -181,6 +181,10 @@ def main(argv=None) -> int:
     except (ValueError, FileNotFoundError, FloatingPointError) as err:
         print(f"tfpvae {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"tfpvae {args.command}: interrupted; the last completed epoch is saved: run the same command to resume",
+              file=sys.stderr)
+        return 130
     return 0
 
 

@@ -21,9 +21,9 @@ from tfpvae import data as tdata
 from tfpvae.objectives import ELBO
 from tfpvae.runs.builders import build_model, build_objective, kl_mode
 from tfpvae.runs.config import RunConfig, load_config
-from tfpvae.runs.layout import RunDirectory, RunRecord
-from tfpvae.training import (Callback, Checkpoint, EarlyStopping, ProgressBar, fit, is_chief, make_strategy,
-                             restore_model, worker_directory)
+from tfpvae.runs.layout import RunDirectory, RunLock, RunRecord
+from tfpvae.training import (Callback, Checkpoint, EarlyStopping, GracefulStop, ProgressBar, fit, is_chief,
+                             make_strategy, restore_model, worker_directory)
 from tfpvae.training.io import atomic_write_json
 
 __all__ = ["train", "sample", "reconstruct", "evaluate", "plot", "load_run"]
@@ -107,9 +107,21 @@ def train(config: RunConfig, quiet: bool = False) -> dict:
         tdata.check_support(images, config.likelihood, f"{config.dataset} {split}", binarize=config.binarize)
     config = dataclasses.replace(config, event_shape=_event_shape(config, arrays))
     run = RunDirectory(config.output if chief else worker_directory(config.output, strategy))
+    try:
+        run.path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError, PermissionError) as err:
+        raise ValueError(f"--output {config.output}: cannot create the run directory ({err.strerror})") from None
+    try:
+        with RunLock(run.path):  # one training per output folder
+            return _train_locked(config, run, arrays, strategy, chief, quiet)
+    finally:
+        if not chief:
+            shutil.rmtree(run.path, ignore_errors=True)
+
+
+def _train_locked(config: RunConfig, run: RunDirectory, arrays, strategy, chief: bool, quiet: bool) -> dict:
     _check_resumable(RunDirectory(config.output), config)
     _check_same_data(RunDirectory(config.output), arrays.source)
-    run.path.mkdir(parents=True, exist_ok=True)
     if chief:
         atomic_write_json(run.config_path, config.to_dict())
     train_x, valid_x, test_x = _splits(arrays)
@@ -124,31 +136,32 @@ def train(config: RunConfig, quiet: bool = False) -> dict:
     objective = build_objective(config, steps)
     checkpoint = Checkpoint(run.checkpoints, monitor="validation/loss",
                             restore_directory=RunDirectory(config.output).checkpoints)  # workers resume from the chief
-    callbacks: list[Callback] = [checkpoint]
+    stop = GracefulStop()
+    callbacks: list[Callback] = [stop, checkpoint]
     if config.patience:
         callbacks.append(EarlyStopping("validation/loss", patience=config.patience))
     record = RunRecord(run.metrics_path if chief else None, checkpoint, {
         "config": config.to_dict(), "data_source": arrays.source, "objective": objective.config,
         "num_train": len(train_x), "num_validation": len(valid_x), "num_test": len(test_x),
-        "strategy": config.strategy, "replicas": strategy.num_replicas_in_sync, "precision": config.precision})
+        "strategy": config.strategy, "replicas": strategy.num_replicas_in_sync, "precision": config.precision},
+        stop=stop)
     callbacks.append(record)
     if chief:
         callbacks += _picture_callbacks(config, run, model)
     if not quiet and chief:
         callbacks.append(ProgressBar())
-    try:
-        state = fit(model, objective, lambda epoch: _pipeline(config, train_images, shuffle=True, epoch=epoch),
-                    epochs=config.epochs, optimizer=optimizer,
-                    validation_data={"validation": _pipeline(config, valid_x, shuffle=False, batch_size=1000),
-                                     "test": _pipeline(config, test_x, shuffle=False, batch_size=1000)},
-                    callbacks=callbacks, seed=config.seed, jit_compile=config.jit, strategy=strategy,
-                    precision=config.precision, nonfinite=config.on_nonfinite, clip_norm=config.clip_norm)
-    finally:
-        if not chief:
-            shutil.rmtree(run.path, ignore_errors=True)
+    state = fit(model, objective, lambda epoch: _pipeline(config, train_images, shuffle=True, epoch=epoch),
+                epochs=config.epochs, optimizer=optimizer,
+                validation_data={"validation": _pipeline(config, valid_x, shuffle=False, batch_size=1000),
+                                 "test": _pipeline(config, test_x, shuffle=False, batch_size=1000)},
+                callbacks=callbacks, seed=config.seed, jit_compile=config.jit, strategy=strategy,
+                precision=config.precision, nonfinite=config.on_nonfinite, clip_norm=config.clip_norm)
     if chief:
         _pictures(run, config, model, test_x, seed=config.seed)
-    return record.metrics(state)
+        if stop.requested:
+            print(f"tfpvae: stopped after epoch {state.epoch}, saved in {run.checkpoints}; run the same command to "
+                  "resume", file=sys.stderr)
+    return record.metrics(state, record.final_status())
 
 
 def _picture_callbacks(config: RunConfig, run: RunDirectory, model) -> list:

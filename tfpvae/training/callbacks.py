@@ -10,7 +10,8 @@ from typing import Any
 
 from tfpvae.training.io import atomic_write_json
 
-__all__ = ["Callback", "ProgressBar", "EarlyStopping", "TimeLimit", "LambdaCallback", "JSONLogger", "monitored_value"]
+__all__ = ["Callback", "ProgressBar", "EarlyStopping", "TimeLimit", "LambdaCallback", "JSONLogger", "GracefulStop",
+           "monitored_value"]
 
 
 class Callback:
@@ -159,3 +160,45 @@ class JSONLogger(Callback):
 
     def on_epoch_end(self, state, logs):
         atomic_write_json(self.path, {"config": self.config, "epochs": state.history, "final": logs})
+
+
+class GracefulStop(Callback):
+    """Ctrl-C (SIGINT) or SIGTERM ends training at the end of the current epoch, which the
+    checkpoint callbacks after this one then save; a second signal interrupts at once (the partial
+    epoch is lost, the last saved epoch is not). Put it before :class:`Checkpoint` in the list.
+
+    Only the main thread can install signal handlers; elsewhere this callback does nothing.
+    """
+
+    def __init__(self, stream=None):
+        self.stream, self.requested, self._previous = stream or sys.stderr, False, {}
+
+    def on_train_begin(self, state):
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+
+    def _handle(self, signum, frame):
+        import signal
+
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        self.stream.write(f"\ntfpvae: {signal.Signals(signum).name} received: stopping after this epoch and saving "
+                          "it (send it again to stop now, losing only the partial epoch)\n")
+        self.stream.flush()
+
+    def on_epoch_end(self, state, logs):
+        if self.requested:
+            state.stop_training = True
+
+    def on_train_end(self, state):
+        import signal
+
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous = {}

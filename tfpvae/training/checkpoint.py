@@ -4,14 +4,16 @@ The model and the optimizer are saved as object graphs (``tf.train.Checkpoint(mo
 optimizer=...)``), so every value is keyed by its path (``model/encoder/network/...``,
 ``tf.train.list_variables`` shows them): a model built in another order restores correctly, and a
 checkpoint that does not fit the model fails with an error naming what does not match, never a
-silent partial restore. The per-epoch history is written beside it, so a resumed run's metrics are
-whole.
+silent partial restore. The epoch, the per-epoch history and the best monitored value are
+saved inside the checkpoint itself, so one atomic save commits them with the weights and a resumed
+run's record is whole whatever moment a crash hit.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 
 import tensorflow as tf
@@ -47,6 +49,10 @@ def _restore(ckpt: tf.train.Checkpoint, path, what: str) -> None:
     except AssertionError as err:
         raise ValueError(f"{what}: the checkpoint {path} does not match the model (a different architecture, or "
                          f"layers not built yet): {str(err).splitlines()[0][:400]}") from None
+
+
+def _json_default(o):
+    return o.tolist() if hasattr(o, "tolist") else repr(o)
 
 
 def _trackable(model, component: str) -> None:
@@ -102,42 +108,71 @@ class Checkpoint(Callback):
 
     def on_train_begin(self, state):
         _trackable(state.model, "Checkpoint")
+        # The epoch, the history and the best value live INSIDE the checkpoint, so one atomic save
+        # commits them together with the weights: a kill between two files cannot split them.
         self._epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self._history = tf.Variable("[]", dtype=tf.string, trainable=False)
+        self._best_value = tf.Variable(self._initial_best(), dtype=tf.float64, trainable=False)
+        self._best_epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
         self._optimizer_state = OptimizerState(state.optimizer, state.variables)
-        self._ckpt = tf.train.Checkpoint(model=state.model, optimizer=self._optimizer_state, epoch=self._epoch)
+        self._ckpt = tf.train.Checkpoint(model=state.model, optimizer=self._optimizer_state, epoch=self._epoch,
+                                         history=self._history, best_value=self._best_value,
+                                         best_epoch=self._best_epoch)
         self._latest = tf.train.CheckpointManager(self._ckpt, self.directory / "latest", self.max_to_keep)
         self._best = tf.train.CheckpointManager(self._ckpt, self.directory / "best", 1)
-        self.best_value = self._read_best()
-        latest = tf.train.latest_checkpoint(self.restore_directory / "latest") if self.restore else None
-        if latest:
-            _restore(self._ckpt, latest, "Checkpoint")
-            self._optimizer_state.check_order(latest)
+        self.restored_path = self._restore_newest_good() if self.restore else None
+        if self.restored_path:
+            self._optimizer_state.check_order(self.restored_path)
             state.epoch = self.restored_epoch = int(self._epoch.numpy())
-            history = self._read_json("history.json", self.restore_directory) or []
-            state.history[:] = history[:state.epoch]
+            state.history[:] = json.loads(self._history.numpy().decode())[:state.epoch]
+            best_saved = tf.train.latest_checkpoint(self.directory / "best")
+            if int(self._best_epoch.numpy()) == state.epoch and not (best_saved or "").endswith(f"-{state.epoch}"):
+                self._best.save(checkpoint_number=state.epoch)  # killed between the latest and the best save
+        self.best_value = float(self._best_value.numpy())
+
+    def _initial_best(self) -> float:
+        return math.inf if self.mode == "min" else -math.inf
+
+    def _restore_newest_good(self) -> str | None:
+        """Restore the newest latest/ checkpoint that reads back whole; an unreadable one is
+        reported by name and the previous one is tried. Checkpoint files without any readable one
+        (or a missing/garbled state file with no intact checkpoint) are an error, never a silent
+        restart from epoch 0."""
+        folder = self.restore_directory / "latest"
+        candidates = sorted(folder.glob("ckpt-*.index"), key=lambda p: int(p.stem.split("-")[-1]), reverse=True)
+        failures = []
+        for index in candidates:
+            path = str(index.with_suffix(""))
+            try:
+                _restore(self._ckpt, path, "Checkpoint")
+            except ValueError:
+                raise  # a checkpoint of another model: not a corruption to skip over
+            except Exception as err:  # DataLossError, truncated reads (IndexError), missing shards, ...
+                failures.append(f"{path}: {str(err).splitlines()[0][:160]}")
+                print(f"tfpvae: checkpoint {path} is unreadable ({type(err).__name__}); trying an older one",
+                      file=sys.stderr)
+                continue
+            return path
+        if failures:
+            raise ValueError(f"Checkpoint: no readable checkpoint in {folder} ({'; '.join(failures)}); "
+                             "delete the folder to start over")
+        return None
 
     def on_epoch_end(self, state, logs):
         self._epoch.assign(state.epoch)
+        self._history.assign(json.dumps(state.history, default=_json_default))
+        value = None if self.monitor is None else monitored_value(logs, self.monitor)
+        improved = value is not None and (math.isnan(self.best_value) or (
+            value < self.best_value if self.mode == "min" else value > self.best_value))
+        if improved:
+            self.best_value = float(value)
+            self._best_value.assign(self.best_value)
+            self._best_epoch.assign(state.epoch)
         if state.epoch % self.every == 0 or state.stop_training or state.epoch == state.epochs:
             self._latest.save(checkpoint_number=state.epoch)
-            atomic_write_json(self.directory / "history.json", state.history)
-        value = None if self.monitor is None else monitored_value(logs, self.monitor)
-        if value is not None:
-            improved = value < self.best_value if self.mode == "min" else value > self.best_value
-            if improved or math.isnan(self.best_value):
-                self.best_value = value
-                self._best.save(checkpoint_number=state.epoch)
-                atomic_write_json(self.directory / "best.json", {"epoch": state.epoch, self.monitor: value})
-
-    def _read_json(self, name, directory=None):
-        path = (directory or self.directory) / name
-        return json.loads(path.read_text()) if path.exists() else None
-
-    def _read_best(self) -> float:
-        best = self._read_json("best.json")
-        if best is not None and self.monitor in best:
-            return float(best[self.monitor])
-        return math.inf if self.mode == "min" else -math.inf
+        if improved:
+            self._best.save(checkpoint_number=state.epoch)
+            atomic_write_json(self.directory / "best.json", {"epoch": state.epoch, self.monitor: value})
 
 
 def restore_model(directory, model, which: str = "best") -> str:
