@@ -47,6 +47,11 @@ class IdentityEncoder(tf.Module):
         return tfd.MultivariateNormalDiag(tf.reshape(x, [tf.shape(x)[0], -1])[:, :2], tf.ones([2]))
 
 
+def _png_size(path):
+    with Image.open(path) as im:
+        return im.size
+
+
 def _image_of(fig):
     return np.asarray(fig.axes[0].images[0].get_array())
 
@@ -95,7 +100,8 @@ def test_a_gaussian_decoders_sample_grid_is_not_black(tmp_path):
     with pytest.warns(P.ClippedValuesWarning):
         fig = P.sample_grid(vae, 16, seed=0, ncols=4, title=None)
     path = P.save_figure(fig, tmp_path / "g.png")
-    pixels = np.asarray(Image.open(path).convert("L"), np.float32)
+    with Image.open(path) as im:
+        pixels = np.asarray(im.convert("L"), np.float32)
     shown = _image_of(fig)
     inside = np.clip(means, 0, 1)[:, :, :, 0]
     assert shown[:8, :8] == pytest.approx(inside[0], abs=1e-6)
@@ -121,16 +127,16 @@ KINDS = {
 def test_every_plot_kind_writes_a_png_of_the_requested_pixel_size(kind, tiny, x64, tmp_path):
     fig = KINDS[kind](tiny, x64)
     path = P.save_figure(fig, tmp_path / "nested" / f"{kind}.png")
-    assert Image.open(path).size == (200, 150) == P.pixel_size(fig)
+    assert _png_size(path) == (200, 150) == P.pixel_size(fig)
     assert [p.name for p in path.parent.iterdir()] == [f"{kind}.png"]  # no temporary file left
 
 
 def test_default_sizes_follow_the_content(tiny, x64, tmp_path):
     fig = P.sample_grid(tiny, 20, seed=0, ncols=10, title=None, dpi=100)
-    assert Image.open(P.save_figure(fig, tmp_path / "s.png")).size == P.pixel_size(fig) == (89 * 3 + 5, 100)
+    assert _png_size(P.save_figure(fig, tmp_path / "s.png")) == P.pixel_size(fig) == (89 * 3 + 5, 100)
     # 10 x 2 tiles of 8 px with 1 px gaps: 89 x 17 px at 3 screen px each + 0.05 in margin; 1 in minimum height
     curves = P.training_curves({"epochs": [{"epoch": 1, "train": {"elbo": -3.0, "kl": 1.0}}]}, dpi=80)
-    assert Image.open(P.save_figure(curves, tmp_path / "c.png")).size == (round(2 * 3.4 * 80), round(2.6 * 80))
+    assert _png_size(P.save_figure(curves, tmp_path / "c.png")) == (round(2 * 3.4 * 80), round(2.6 * 80))
 
 
 def test_manifold_decodes_the_inverse_cdf_grid_top_row_high_z2():
@@ -199,7 +205,7 @@ def test_epoch_images_give_one_gif_frame_per_epoch_even_when_resumed(tmp_path):
     tfpvae.fit(model, tfpvae.ELBO(), data, epochs=3, callbacks=[ckpt, cb], seed=0)  # resumes at epoch 3
     assert len(P.frame_paths(frames)) == 3
     with Image.open(tmp_path / "train.gif") as gif:
-        assert gif.n_frames == 3 and gif.size == Image.open(frames / "epoch_0001.png").size
+        assert gif.n_frames == 3 and gif.size == _png_size(frames / "epoch_0001.png")
     assert not [n for n in os.listdir(frames) if n.startswith(".")]  # atomic writes left no temp files
     with Image.open(P.make_gif(frames, tmp_path / "small.gif", scale=0.5)) as small:
         assert small.n_frames == 3 and small.size == tuple(round(v * 0.5) for v in gif.size)
