@@ -298,7 +298,8 @@ def frey_gallery(args, out: Path, record: dict) -> None:
               out / f"frey_traversal_z{dim + 1}.png")
     _save(P.training_curves(state.history, title="Frey faces, 2-D latent, Gaussian decoder"), out / "frey_curves.png")
     record["frey"] = {"train_seconds": time.perf_counter() - start, "epochs": len(state.history),
-                      "final": state.history[-1], "decoder_sigma": float(np.exp(head.log_scale.numpy()) + head.min_scale)}
+                      "final": state.history[-1],
+                      "decoder_sigma": float(np.exp(head.log_scale.numpy()) + head.min_scale)}
 
 
 def main(argv=None) -> None:
