@@ -20,38 +20,28 @@ def _ints(text: str) -> tuple[int, ...]:
     return values
 
 
-def _positive(kind):
+def _bounded(kind, strict: bool, what: str):
+    """An argparse type: ``kind(text)`` that must be > 0 (``strict``) or >= 0, else a one-line error."""
     def parse(text: str):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}")
+            value = None
+        if value is None or not (value > 0 if strict else value >= 0):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
         return value
     return parse
+
+
+def _positive(kind):
+    return _bounded(kind, True, f"a positive {kind.__name__}")
 
 
 def _non_negative(kind):
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a {kind.__name__} >= 0, got {text!r}") from None
-        if not value >= 0:
-            raise argparse.ArgumentTypeError(f"expected a {kind.__name__} >= 0, got {text!r}")
-        return value
-    return parse
+    return _bounded(kind, False, f"a {kind.__name__} >= 0")
 
 
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
+_non_negative_float = _bounded(float, False, "a number >= 0")
 
 
 def _defaults() -> dict:
