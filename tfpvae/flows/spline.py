@@ -22,13 +22,25 @@ from tfpvae.flows.networks import Seed
 tfb = tfp.bijectors
 
 
+class _StaticShapeSpline(tfb.RationalQuadraticSpline):
+    """The spline with its output's static shape kept: TFP's MAF samples in a ``tf.while_loop``
+    whose loop variable must keep its shape, and the spline's forward loses it (a MAF-layout spline
+    then failed inside a compiled step)."""
+
+    def _forward(self, x):
+        y = super()._forward(x)
+        if x.shape.is_compatible_with(y.shape):
+            y.set_shape(y.shape.merge_with(x.shape))
+        return y
+
+
 def rational_quadratic(params: tf.Tensor, bound: float = 3.0, min_bin_size: float = 1e-3,
                        min_slope: float = 1e-3) -> tfb.Bijector:
     """Elementwise spline from unconstrained params [..., units, 3K - 1] on the interval [-bound, bound]."""
     num_bins = (params.shape[-1] + 1) // 3
     widths, heights, slopes = tf.split(params, [num_bins, num_bins, num_bins - 1], axis=-1)
     span = 2.0 * bound - num_bins * min_bin_size
-    return tfb.RationalQuadraticSpline(
+    return _StaticShapeSpline(
         bin_widths=tf.math.softmax(widths, axis=-1) * span + min_bin_size,
         bin_heights=tf.math.softmax(heights, axis=-1) * span + min_bin_size,
         knot_slopes=tf.math.softplus(slopes) + min_slope,
