@@ -188,3 +188,13 @@ def test_nll_refuses_unsummed_event():
     model = lambda inputs: tfd.Normal(net(inputs), 1.0)  # batch [B, 3], not one number per example
     with pytest.raises(ValueError, match="one number per example"):
         tfpvae.NegativeLogLikelihood()(model, (tf.zeros([4, 2]), tf.zeros([4, 3])))
+
+
+def test_nll_refuses_targets_that_would_broadcast():
+    """A [B, 1] head with [B] targets trained silently on a broadcast [B, B] loss before."""
+    net = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model = lambda inputs: tfd.Independent(tfd.Normal(net(inputs), 1.0), 1)  # event [1]
+    with pytest.raises(ValueError, match=r"targets have shape \(4,\).*must have shape \(4, 1\)"):
+        tfpvae.NegativeLogLikelihood()(model, (tf.zeros([4, 2]), tf.zeros([4])))
+    terms = tfpvae.NegativeLogLikelihood()(model, (tf.zeros([4, 2]), tf.zeros([4, 1])))
+    assert terms.loss.shape == (4,)

@@ -16,6 +16,19 @@ class NLLTerms(NamedTuple):
     log_likelihood: tf.Tensor
 
 
+def _check_targets(dist, y: tf.Tensor) -> None:
+    """Targets must have the distribution's full shape ``batch_shape + event_shape``: a ``[B]``
+    target against a ``[B, 1]`` head would broadcast to a wrong loss without any error."""
+    expected = dist.batch_shape.concatenate(dist.event_shape)
+    if expected.rank is None or y.shape.rank is None:
+        return
+    if y.shape.rank != expected.rank or not y.shape.is_compatible_with(expected):
+        raise ValueError(f"NegativeLogLikelihood: targets have shape {tuple(y.shape)}, but the model's distribution "
+                         f"has batch shape {tuple(dist.batch_shape)} and event shape {tuple(dist.event_shape)}: the "
+                         f"targets must have shape {tuple(expected)} (reshape them, e.g. y[:, None], rather than "
+                         "letting them broadcast)")
+
+
 class NegativeLogLikelihood:
     """``loss = -model(x).log_prob(y)`` for a model mapping inputs to a ``tfd.Distribution``.
 
@@ -29,7 +42,9 @@ class NegativeLogLikelihood:
         if not isinstance(batch, (tuple, list)) or len(batch) != 2:
             raise ValueError("NegativeLogLikelihood: each batch must be a pair (x, y)")
         x, y = batch
-        log_lik = model(x).log_prob(y)
+        dist = model(x)
+        _check_targets(dist, tf.convert_to_tensor(y))
+        log_lik = dist.log_prob(y)
         if log_lik.shape.rank != 1:
             raise ValueError(f"NegativeLogLikelihood: log_prob(y) must be one number per example (shape [batch]), "
                              f"got shape {log_lik.shape}; wrap the head in tfd.Independent to sum over the event")
