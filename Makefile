@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DATA_DIR ?= $(wildcard ../shared/data)
 
-.PHONY: install demo test lint tutorials benchmarks clean
+.PHONY: install demo test lint tutorials gallery benchmarks clean
 
 $(BIN)/tfpvae: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ lint: install
 # Every tutorial in full mode, one thread each (~10 min); refreshes tutorials/figures/.
 tutorials: install
 	$(BIN)/python tutorials/run_all.py $(if $(DATA_DIR),--data-dir $(DATA_DIR))
+
+# The VAE gallery figures of benchmarks/figures/ (one thread, ~45 min; --sections mnist,frey,sprites ~15 min).
+gallery: install
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/gallery.py $(if $(DATA_DIR),--data-dir $(DATA_DIR)) --out benchmarks/figures
 
 benchmarks: install
 	$(BIN)/python benchmarks/throughput.py

@@ -147,24 +147,49 @@ def config_from_args(args):
     return RunConfig(**{name: getattr(args, name) for name in names})
 
 
+def _load_commands():
+    """Import the commands (and TensorFlow) with the C++ runtime's start-up lines (CUDA probing,
+    CPU feature notes: printed before absl logging is configured, so TF_CPP_MIN_LOG_LEVEL cannot
+    hide them) kept off the console; they are shown if the import fails, or with TFPVAE_VERBOSE=1."""
+    import importlib
+    import os
+    import tempfile
+
+    if "tensorflow" in sys.modules or os.environ.get("TFPVAE_VERBOSE"):
+        return importlib.import_module("tfpvae.runs.commands")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            commands = importlib.import_module("tfpvae.runs.commands")
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # device probing happens here, still captured
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+    return commands
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "train":
             config = config_from_args(args)  # refused combinations fail here, before TensorFlow loads
-            from tfpvae.runs.commands import train
-
-            train(config, quiet=args.quiet)
+            _load_commands().train(config, quiet=args.quiet)
         elif args.command == "plot":
-            from tfpvae.runs.commands import plot
-
-            plot(args.run_dir, args.kind, seed=args.seed, checkpoint=args.checkpoint)
+            _load_commands().plot(args.run_dir, args.kind, seed=args.seed, checkpoint=args.checkpoint)
         elif args.command in ("sample", "reconstruct"):
-            from tfpvae.runs import commands
-
-            getattr(commands, args.command)(args.run_dir, num=args.num, seed=args.seed, checkpoint=args.checkpoint)
+            getattr(_load_commands(), args.command)(args.run_dir, num=args.num, seed=args.seed,
+                                                    checkpoint=args.checkpoint)
         else:
-            from tfpvae.runs.commands import evaluate
+            evaluate = _load_commands().evaluate
 
             evaluate(args.run_dir, num_samples=args.num_samples, chunk_size=args.chunk_size, limit=args.limit,
                      seed=args.seed, checkpoint=args.checkpoint)

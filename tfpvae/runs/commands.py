@@ -149,7 +149,7 @@ def _train_locked(config: RunConfig, run: RunDirectory, arrays, strategy, chief:
     if chief:
         callbacks += _picture_callbacks(config, run, model)
     if not quiet and chief:
-        callbacks.append(ProgressBar())
+        callbacks.append(ProgressBar(steps_per_epoch=steps))
     state = fit(model, objective, lambda epoch: _pipeline(config, train_images, shuffle=True, epoch=epoch),
                 epochs=config.epochs, optimizer=optimizer,
                 validation_data={"validation": _pipeline(config, valid_x, shuffle=False, batch_size=1000),
@@ -161,7 +161,21 @@ def _train_locked(config: RunConfig, run: RunDirectory, arrays, strategy, chief:
         if stop.requested:
             print(f"tfpvae: stopped after epoch {state.epoch}, saved in {run.checkpoints}; run the same command to "
                   "resume", file=sys.stderr)
+        _summary(run, state, model)
     return record.metrics(state, record.final_status())
+
+
+def _summary(run: RunDirectory, state, model) -> None:
+    """The closing lines: the final bound and where everything is."""
+    final = state.history[-1] if state.history else None
+    if final is not None:
+        test = final.get("test", {})
+        bound = test.get("elbo", test.get("bound"))
+        shown = f"test ELBO {bound:.2f}" if bound is not None else f"test loss {test.get('loss', float('nan')):.4f}"
+        print(f"tfpvae: {state.epoch} epoch(s): {shown} nats", file=sys.stderr)
+    pictures = [p.name for p in (run.samples, run.reconstructions) if p.exists()]
+    print(f"tfpvae: metrics {run.metrics_path}; pictures {', '.join(pictures)} in {run.path}; checkpoints "
+          f"{run.checkpoints}", file=sys.stderr)
 
 
 def _picture_callbacks(config: RunConfig, run: RunDirectory, model) -> list:
@@ -215,15 +229,11 @@ def _pictures(run: RunDirectory, config: RunConfig, model, test_x, seed: int, nu
     image_shape = tuple(test_x.shape[1:])
     if hasattr(model, "sample"):
         means = model.sample(num_samples, seed=[seed, 7]).mean()
-        save_image_grid(run.samples, _to_unit(means), ncols=10, image_shape=image_shape,
+        save_image_grid(run.samples, np.asarray(means), ncols=10, image_shape=image_shape,
                         title=f"{config.dataset}: decoder means for z ~ p(z)")
     x = next(iter(_pipeline(config, _spread(test_x, num_recon), shuffle=False, batch_size=num_recon)))
     recon = model.reconstruct(x, seed=[seed, 8]).mean()
-    save_reconstructions(run.reconstructions, _to_unit(x), _to_unit(recon), image_shape)
-
-
-def _to_unit(x) -> np.ndarray:
-    return np.clip(np.asarray(x, np.float32), 0.0, 1.0)
+    save_reconstructions(run.reconstructions, np.asarray(x), np.asarray(recon), image_shape)
 
 
 def sample(run_dir, num: int = 100, seed: int = 0, checkpoint: str = "best") -> Path:
@@ -235,7 +245,7 @@ def sample(run_dir, num: int = 100, seed: int = 0, checkpoint: str = "best") -> 
         raise ValueError(f"{run_dir} holds an autoencoder (--model ae): it has no prior to sample from")
     path = RunDirectory(run_dir).samples
     means = model.sample(num, seed=[seed, 7]).mean()
-    save_image_grid(path, _to_unit(means), ncols=10, image_shape=_image_shape(config),
+    save_image_grid(path, np.asarray(means), ncols=10, image_shape=_image_shape(config),
                     title=f"{config.dataset}: decoder means for z ~ p(z)")
     print(f"tfpvae: wrote {path}", file=sys.stderr)
     return path
@@ -249,7 +259,7 @@ def reconstruct(run_dir, num: int = 20, seed: int = 0, checkpoint: str = "best")
     path = RunDirectory(run_dir).reconstructions
     x = _test_batch(config, num)
     recon = model.reconstruct(x, seed=[seed, 8]).mean()
-    save_reconstructions(path, _to_unit(x), _to_unit(recon), _image_shape(config))
+    save_reconstructions(path, np.asarray(x), np.asarray(recon), _image_shape(config))
     print(f"tfpvae: wrote {path}", file=sys.stderr)
     return path
 

@@ -44,8 +44,9 @@ class ProgressBar(Callback):
     """One line per epoch with a live loss, refreshed at most every ``interval`` seconds (reading the
     running loss waits for the device, so it is not done every step)."""
 
-    def __init__(self, stream=None, interval: float = 0.5, width: int = 24):
+    def __init__(self, stream=None, interval: float = 0.5, width: int = 24, steps_per_epoch: int | None = None):
         self.stream, self.interval, self.width = stream or sys.stderr, interval, width
+        self.steps_per_epoch = steps_per_epoch  # known before the first epoch ends, when the caller knows it
 
     def on_epoch_begin(self, state):
         self._start = self._last = time.perf_counter()
@@ -55,13 +56,16 @@ class ProgressBar(Callback):
         if now - self._last < self.interval:
             return
         self._last = now
-        total = state.steps_per_epoch
+        total = state.steps_per_epoch or self.steps_per_epoch
         frac = step / total if total else 0.0
         bar = ("=" * int(frac * self.width)).ljust(self.width) if total else "?" * self.width
         loss = totals.means()["loss"]
         steps = f"{step}/{total}" if total else str(step)
+        elapsed = now - self._start
+        rate = step / elapsed if elapsed > 0 else 0.0
+        left = f", ~{(total - step) / rate:.0f}s left" if total and rate else ""
         self.stream.write(f"\repoch {state.epoch + 1}/{state.epochs} [{bar}] step {steps} "
-                          f"loss {loss:.4f} {now - self._start:.1f}s")
+                          f"loss {loss:.4f} {elapsed:.1f}s ({rate:.0f} steps/s{left})")
         self.stream.flush()
 
     def on_epoch_end(self, state, logs):
