@@ -178,7 +178,8 @@ runs["cyclical"] = train_vae("cyclical", tfpvae.ELBO(kl="analytic", beta=cycle))
 LAMBDA = 0.5
 FLOOR = LATENT * LAMBDA  # nats of total KL given for free
 runs[f"beta = {BETA_HIGH:g} + free bits"] = train_vae(
-    f"beta = {BETA_HIGH:g} + free bits", tfpvae.ELBO(kl="analytic", beta=BETA_HIGH, free_bits=FLOOR, free_bits_groups=1))
+    f"beta = {BETA_HIGH:g} + free bits",
+    tfpvae.ELBO(kl="analytic", beta=BETA_HIGH, free_bits=FLOOR, free_bits_groups=1))
 runs["beta = 1 + free bits"] = train_vae("beta = 1 + free bits",
                                          tfpvae.ELBO(kl="analytic", free_bits=FLOOR, free_bits_groups=1))
 

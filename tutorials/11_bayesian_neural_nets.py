@@ -233,7 +233,8 @@ for name, probs in (("deterministic", det_probs), ("Flipout from scratch", bnn_p
     bins = E.reliability_bins(probs, ym_test, n_bins=10)
     used = bins.count > 0
     ece = E.expected_calibration_error(probs, ym_test, n_bins=10)
-    axes[0].plot(bins.confidence[used], bins.accuracy[used] - bins.confidence[used], "o-", label=f"{name} (ECE {ece:.3f})")
+    axes[0].plot(bins.confidence[used], bins.accuracy[used] - bins.confidence[used], "o-",
+                 label=f"{name} (ECE {ece:.3f})")
     axes[1].plot(bins.confidence[used], bins.count[used] / len(probs), "o-", label=name)
 axes[0].axhline(0, color="k", lw=1, ls="--")
 axes[0].set(xlabel="confidence", ylabel="accuracy - confidence", title="Reliability (below 0: overconfident)")
