@@ -144,7 +144,9 @@ fig.savefig(f"{OUT}/11_regression.png", dpi=100)
 
 # %%
 mnist = data.load_arrays("mnist", DATA_DIR)
-pick = np.random.default_rng(0).choice(len(mnist.train), 1_000 if SMOKE else 20_000, replace=False)
+# (min: without a data folder, the embedded 3,000-digit sample stands in)
+n_train = min(1_000 if SMOKE else 20_000, len(mnist.train))
+pick = np.random.default_rng(0).choice(len(mnist.train), n_train, replace=False)
 xm_train = (mnist.train[pick].reshape(-1, 784) / 255.0).astype("float32")
 ym_train = mnist.train_labels[pick].astype("int64")
 n_test = 500 if SMOKE else len(mnist.test)
