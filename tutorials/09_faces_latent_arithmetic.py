@@ -87,9 +87,10 @@ if frey is not None:
     face_test = tfpvae.ELBO(kl="analytic")(face_model, test_faces, seed=[0, 1])
     face_test_elbo = float(np.mean(face_test.elbo))
     face_units = tfpvae.evaluation.active_units(face_model, test_faces)
+    head = face_model.decoder.head  # the shared scale: sigma = exp(log_scale) + min_scale
     print(f"Frey faces, 2-D latent: train ELBO {face_train['elbo']:.1f}, test ELBO {face_test_elbo:.1f} nats "
           f"(KL {float(np.mean(face_test.kl)):.2f}), active units {face_units.count}/2, "
-          f"shared pixel std {float(np.exp(face_model.decoder.head.log_scale)) + 0.01:.3f}")
+          f"shared pixel std {float(np.exp(head.log_scale)) + head.min_scale:.3f}")
     fig = plotting.latent_manifold(face_model, num=12, title="Frey faces: decoder means over a 12x12 grid of the "
                                    "2-D latent (Gaussian quantiles)")
 else:
