@@ -232,14 +232,15 @@ print("assert_bijector_ok: the 2-step IAF passes")
 #
 # | stack | test ELBO | test log p(x), K = 100 | s/epoch |
 # |---|---|---|---|
-# | none | -149.6 | -145.3 | 4.5 |
-# | iaf | -146.2 | -142.6 | 3.0 |
-# | maf | -144.9 | -141.8 | 6.9 |
-# | realnvp | -144.2 | -140.9 | 2.6 |
-# | spline | -144.7 | -141.0 | 9.8 |
-# | maf prior | -180.0 | -177.5 | 2.9 |
+# | none | -149.6 | -145.3 | 2.1 |
+# | iaf | -146.2 | -142.6 | 2.8 |
+# | maf | -144.9 | -141.8 | 10.1 |
+# | realnvp | -144.2 | -140.9 | 4.0 |
+# | spline | -144.7 | -141.0 | 8.4 |
+# | maf prior | -180.0 | -177.5 | 3.3 |
 #
-# (seconds per epoch on a machine shared with other jobs: compare them loosely.)
+# (seconds per epoch on a machine shared with other jobs: compare them loosely; the nats are the
+# same in every run, the seeds being fixed.)
 #
 # - For every stack the importance-weighted log-likelihood is above the ELBO (checked: by more than
 #   0.1 nats; measured 2.5 to 4.3) and every ELBO is between -200 and -130 nats (checked).
@@ -254,8 +255,8 @@ print("assert_bijector_ok: the 2-step IAF passes")
 #   take this as an observation, not a verdict on flow priors.
 # - The MAF posterior trains more slowly than the IAF (checked: more seconds per epoch), because
 #   each of its samples costs `latent_dim` sequential passes; the IAF's density of a point given from
-#   outside costs several times its sample (checked: more than 3x; measured 5.0x eagerly, where
-#   Python overhead hides part of the 16 passes) and agrees with the log q of the sampling pass
+#   outside costs several times its sample (checked: more than 3x; measured 5x and 11x in two runs,
+#   eagerly, where Python overhead hides part of the 16 passes) and agrees with the log q of the sampling pass
 #   (checked to 1e-3; measured 7e-6).
 # - `assert_bijector_ok` passes on a perturbed 2-step IAF.
 
