@@ -168,7 +168,9 @@ def free_bits_kl(kl_groups: tf.Tensor, free_bits: float) -> tf.Tensor:
 
 def _factorised(dist):
     """The scalar distribution under ``Independent(..., 1)``, so its log_prob/KL is per dimension; else None."""
-    if isinstance(dist, tfd.Independent) and dist.reinterpreted_batch_ndims == 1 and dist.distribution.event_shape.rank == 0:
+    # a static check: inside tf.function reinterpreted_batch_ndims is a tensor, and `== 1` on it broke the trace
+    if (isinstance(dist, tfd.Independent) and tf.get_static_value(dist.reinterpreted_batch_ndims) == 1
+            and dist.distribution.event_shape.rank == 0):
         return dist.distribution
     return None
 
