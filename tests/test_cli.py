@@ -140,6 +140,8 @@ def test_checkpoint_lists_variables_by_readable_paths_and_metrics_schema_is_one(
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(METRICS_KEYS) <= set(metrics) and metrics["status"] == "finished"
     assert metrics["strategy"] == "default" and metrics["replicas"] == 1 and metrics["skipped_batches"] == 0
+    epoch = metrics["epochs"][-1]  # active units (Burda et al.) and the KL weight, per epoch
+    assert 0 <= epoch["active_units"] <= 4 and epoch["beta"] == 1.0
 
 
 def test_positional_checkpoint_of_tfpvae_0_1_fails_with_one_line(tiny_data, tmp_path, capsys):

@@ -22,8 +22,8 @@ from tfpvae.objectives import ELBO
 from tfpvae.runs.builders import build_model, build_objective, kl_mode
 from tfpvae.runs.config import RunConfig, load_config
 from tfpvae.runs.layout import RunDirectory, RunLock, RunRecord
-from tfpvae.training import (Callback, Checkpoint, EarlyStopping, GracefulStop, ProgressBar, fit, is_chief,
-                             make_strategy, restore_model, worker_directory)
+from tfpvae.training import (ActiveUnitsLogger, Callback, Checkpoint, EarlyStopping, GracefulStop, ProgressBar, fit,
+                             is_chief, make_strategy, restore_model, worker_directory)
 from tfpvae.training.io import atomic_write_json
 
 __all__ = ["train", "sample", "reconstruct", "evaluate", "plot", "load_run"]
@@ -137,7 +137,11 @@ def _train_locked(config: RunConfig, run: RunDirectory, arrays, strategy, chief:
     checkpoint = Checkpoint(run.checkpoints, monitor="validation/loss",
                             restore_directory=RunDirectory(config.output).checkpoints)  # workers resume from the chief
     stop = GracefulStop()
-    callbacks: list[Callback] = [stop, checkpoint]
+    callbacks: list[Callback] = [stop]
+    if config.model == "vae":  # logged before the checkpoint saves the epoch's logs
+        units_data = _pipeline(config, _spread(valid_x, 1000), shuffle=False, batch_size=1000)
+        callbacks.append(ActiveUnitsLogger(units_data, min_active=1))
+    callbacks.append(checkpoint)
     if config.patience:
         callbacks.append(EarlyStopping("validation/loss", patience=config.patience))
     record = RunRecord(run.metrics_path if chief else None, checkpoint, {

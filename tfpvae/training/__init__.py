@@ -1,7 +1,7 @@
 """Training: a compiled step and a loop (the functional core), with callbacks layered on top."""
 
-from tfpvae.training.callbacks import (Callback, EarlyStopping, GracefulStop, JSONLogger, LambdaCallback, ProgressBar,
-                                      TimeLimit)
+from tfpvae.training.callbacks import (ActiveUnitsLogger, Callback, EarlyStopping, GracefulStop, JSONLogger,
+                                      LambdaCallback, ProgressBar, TimeLimit)
 from tfpvae.training.checkpoint import Checkpoint, checkpoint_keys, restore_model
 from tfpvae.training.distribute import STRATEGIES, configure_cpu_replicas, is_chief, make_strategy, worker_directory
 from tfpvae.training.loop import TrainingState, fit, fit_epochs
@@ -12,7 +12,8 @@ from tfpvae.training.variables import hidden_variables, named_variables, trainab
 
 __all__ = ["fit", "fit_epochs", "TrainingState", "make_train_step", "make_evaluate", "step_seed", "NONFINITE_POLICIES",
            "trainable_variables", "named_variables", "hidden_variables",
-           "Callback", "ProgressBar", "EarlyStopping", "GracefulStop", "TensorBoard", "TimeLimit", "LambdaCallback", "JSONLogger",
+           "Callback", "ProgressBar", "EarlyStopping", "GracefulStop", "TensorBoard", "ActiveUnitsLogger", "TimeLimit",
+           "LambdaCallback", "JSONLogger",
            "Checkpoint",
            "restore_model", "checkpoint_keys",
            "STRATEGIES", "make_strategy", "configure_cpu_replicas", "is_chief", "worker_directory",

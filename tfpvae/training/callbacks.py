@@ -11,7 +11,7 @@ from typing import Any
 from tfpvae.training.io import atomic_write_json
 
 __all__ = ["Callback", "ProgressBar", "EarlyStopping", "TimeLimit", "LambdaCallback", "JSONLogger", "GracefulStop",
-           "monitored_value"]
+           "ActiveUnitsLogger", "monitored_value"]
 
 
 class Callback:
@@ -206,3 +206,23 @@ class GracefulStop(Callback):
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
         self._previous = {}
+
+
+class ActiveUnitsLogger(Callback):
+    """Log ``logs["active_units"]`` each epoch: the latent dimensions with ``Var_x E_q[z|x] > threshold``
+    on ``data`` (Burda et al. 2015), and warn (``PosteriorCollapseWarning``) when fewer than
+    ``min_active`` are active. Costs one encoder pass over ``data`` per epoch: give it a subset
+    (e.g. 1,000 validation images). Put it before callbacks that save the logs.
+
+    References: Burda, Grosse & Salakhutdinov (2016), Importance Weighted Autoencoders, section 5.2.
+    """
+
+    def __init__(self, data, threshold: float = 0.01, min_active: int = 1):
+        self.data, self.threshold, self.min_active = data, threshold, min_active
+
+    def on_epoch_end(self, state, logs):
+        from tfpvae.evaluation import active_units, warn_if_collapsed
+
+        units = active_units(state.model, self.data, self.threshold)
+        logs["active_units"] = units.count
+        warn_if_collapsed(units, min_active=self.min_active, epoch=logs["epoch"])

@@ -229,8 +229,10 @@ def fit_epochs(model, objective, train_data: DataArg, *, epochs: int,
         train, count = totals.read()  # waits for the device
         seconds = time.perf_counter() - start
         logs: dict[str, Any] = {"epoch": state.epoch + 1, "train": train, "seconds": seconds,
-                "examples_per_second": count / seconds if seconds > 0 else float("nan"),
-                "skipped_batches": totals.skipped()}
+                                "examples_per_second": count / seconds if seconds > 0 else float("nan"),
+                                "skipped_batches": totals.skipped()}
+        if callable(getattr(objective, "beta", None)):  # the KL weight reached by the end of the epoch
+            logs["beta"] = float(objective.beta(optimizer.iterations))
         if not count:
             raise FloatingPointError(f"fit: every batch of epoch {state.epoch + 1} was skipped as non-finite")
         if validation_data is not None:
