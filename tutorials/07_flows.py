@@ -64,6 +64,7 @@ keras.utils.set_random_seed(0)
 # %%
 arrays = data.load_arrays("binarized_mnist", DATA_DIR)
 N_TRAIN, N_TEST, EPOCHS, K, HIDDEN = (300, 100, 1, 10, (16, 16)) if SMOKE else (10_000, 1_000, 10, 100, (128, 128))
+STEPS = 1 if SMOKE else 2  # flow steps; one in smoke mode halves the tracing time CI pays
 LATENT = 16
 train_x, test_x = arrays.train[:N_TRAIN], arrays.test[:N_TEST]
 train = lambda epoch: data.make_dataset(train_x, batch_size=100, epoch=epoch, flatten=True)  # noqa: E731
@@ -82,16 +83,15 @@ def vae_with(posterior_flow=None, prior=None, context=0):
                           prior=prior, context_dim=context)
 
 
+FLOW = dict(num_steps=STEPS, hidden_units=HIDDEN, context_dim=LATENT)  # every posterior flow reads the context
 STACKS = {
     "none": lambda: vae_with(),
-    "iaf": lambda: vae_with(flows.iaf(LATENT, num_steps=2, hidden_units=HIDDEN, context_dim=LATENT), context=LATENT),
-    "maf": lambda: vae_with(flows.maf(LATENT, num_steps=2, hidden_units=HIDDEN, context_dim=LATENT), context=LATENT),
-    "realnvp": lambda: vae_with(flows.realnvp(LATENT, num_steps=2, hidden_units=HIDDEN, context_dim=LATENT),
-                                context=LATENT),
-    "spline": lambda: vae_with(flows.spline(LATENT, num_steps=2, hidden_units=HIDDEN, context_dim=LATENT),
-                               context=LATENT),
+    "iaf": lambda: vae_with(flows.iaf(LATENT, **FLOW), context=LATENT),
+    "maf": lambda: vae_with(flows.maf(LATENT, **FLOW), context=LATENT),
+    "realnvp": lambda: vae_with(flows.realnvp(LATENT, **FLOW), context=LATENT),
+    "spline": lambda: vae_with(flows.spline(LATENT, **FLOW), context=LATENT),
     "maf prior": lambda: vae_with(prior=tfd.TransformedDistribution(
-        tfpvae.distributions.standard_normal(LATENT), flows.maf(LATENT, num_steps=2, hidden_units=HIDDEN))),
+        tfpvae.distributions.standard_normal(LATENT), flows.maf(LATENT, num_steps=STEPS, hidden_units=HIDDEN))),
 }
 
 # %% [markdown]
