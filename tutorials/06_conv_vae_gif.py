@@ -28,15 +28,15 @@
 # train slightly better.
 #
 # **Budget.** Convolutions are slow on this CPU: one epoch of 60,000 images at batch 32 takes about
-# 100 s on one thread at best (we measured about 630 images/s) and several minutes on a busy machine. The tutorial trains
-# 10 epochs on all of MNIST; here, so that the full run stays within about ten minutes on one
-# thread, we train **10 epochs on the first 20,000 training images** (a third of the set: the same
-# number of epochs, so the GIF has the tutorial's ten frames, but a third of its steps) and test on
-# all 10,000 test images. The committed figures come from a run that took 24 minutes because the
-# machine was shared with other jobs (130 to 260 images/s). With a third of the steps the test ELBO
-# ends about ten nats below the tutorial's (its published output shows about -156 nats after 10
-# full epochs; we measured -166.6). Set `TFPVAE_SMOKE=1` to run on
-# 600 images for 2 epochs (what CI does).
+# 100 s on one thread at best (we measured about 630 images/s) and several minutes on a busy
+# machine. The tutorial trains 10 epochs on all of MNIST; here, so that the full run stays within
+# about ten minutes on one thread, we train **10 epochs on the first 20,000 training images** (a
+# third of the set: the same number of epochs, so the GIF has the tutorial's ten frames, but a third
+# of its steps) and test on all 10,000 test images. The committed figures come from a run that took
+# 24 minutes because the machine was shared with other jobs (130 to 260 images/s). With a third of
+# the steps the test ELBO ends about ten nats below the tutorial's (its published output shows about
+# -156 nats after 10 full epochs; we measured -166.6). Set `TFPVAE_SMOKE=1` to run on 600 images for
+# 2 epochs (what CI does).
 
 # %%
 import os
@@ -94,8 +94,8 @@ frames = EpochImages(frames_dir, latents, model=vae, gif_path=gif_path, ncols=4,
 
 # %% [markdown]
 # ## Train
-# `fit` runs the compiled step; the callback writes `06_frames/epoch_0001.png`, ... and, when
-# training ends, the GIF. The test ELBO is reported after every epoch.
+# `fit` runs the compiled step; the callback writes `epoch_0001.png`, ... into a temporary folder
+# and, when training ends, assembles them into the GIF. The test ELBO is reported after every epoch.
 
 # %%
 start = time.perf_counter()
