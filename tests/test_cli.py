@@ -201,7 +201,8 @@ def test_gif_tensorboard_and_every_plot_kind_from_a_run(tiny_data, tmp_path):
     out = tmp_path / "run2d"
     assert _train(tiny_data, out, 2, ("--latent-dim", "2", "--gif", "--tensorboard", str(tmp_path / "tb"))) == 0
     assert sorted(p.name for p in (out / "frames").iterdir()) == ["epoch_0001.png", "epoch_0002.png"]
-    assert Image.open(out / "plots" / "gif.gif").n_frames == 2  # exactly one frame per epoch
+    with Image.open(out / "plots" / "gif.gif") as gif:
+        assert gif.n_frames == 2  # exactly one frame per epoch
     assert any((tmp_path / "tb").rglob("events.out.tfevents.*"))
     kinds = [k for k in PLOT_KINDS if k != "attributes"] + ["gif"]
     for kind in kinds:

@@ -129,5 +129,6 @@ def test_reliability_diagram_figure_and_png(tmp_path):
     fig = reliability_diagram(probs, labels, n_bins=10, title="test")
     assert "ECE" in fig.axes[0].get_title()
     path = save_reliability_diagram(tmp_path / "figs" / "reliability.png", probs, labels)
-    assert Image.open(path).size == (540, 660)
+    with Image.open(path) as image:
+        assert image.size == (540, 660)
     assert [p.name for p in (tmp_path / "figs").iterdir()] == ["reliability.png"]  # no temporary left behind

@@ -93,8 +93,9 @@ def read_npz(source, keys, label) -> dict:
     if head not in _ZIP_MAGIC:
         raise DataFileError(label, "is not an .npz file (no zip signature at its start: corrupt or not "
                                    "written by numpy.savez); replace it")
-    try:
-        with np.load(io.BytesIO(source) if isinstance(source, bytes) else source, allow_pickle=False) as d:
+    try:  # the file is opened (and closed) here: numpy leaks its handle when the archive is corrupt
+        with (io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")) as f, \
+                np.load(f, allow_pickle=False) as d:
             absent = [k for k in keys if k not in d.files]
             if absent:
                 raise DataFileError(label, f"lacks arrays {absent}; it has {d.files}, expected {list(keys)}")
