@@ -58,7 +58,8 @@ def main(argv=None):
     runs = {name: {"config": configs[name], "history": states[name].history} for name in configs}
     for name, run in runs.items():
         for logs in run["history"]:
-            print(f"{name} epoch {logs['epoch']}: {logs['seconds']:.1f}s test elbo {logs['test']['elbo']:.2f}", file=sys.stderr)
+            print(f"{name} epoch {logs['epoch']}: {logs['seconds']:.1f}s test elbo {logs['test']['elbo']:.2f}",
+                  file=sys.stderr)
     result = {"benchmark": "flowless VAE vs IAF posterior, binarized MNIST, 784-200-200-50 tanh, batch 100, Adam 1e-3",
               "date": date.today().isoformat(), "machine": f"{platform.machine()}, {os.cpu_count()} cores, CPU",
               "tensorflow": tf.__version__, "epochs": args.epochs, "xla": args.jit,
@@ -68,7 +69,8 @@ def main(argv=None):
               "runs": {}}
     for name, run in runs.items():
         secs = [h["seconds"] for h in run["history"][1:]] or [run["history"][0]["seconds"]]
-        result["runs"][name] = {"config": dataclasses.asdict(run["config"]), "test_elbo": run["history"][-1]["test"]["elbo"],
+        result["runs"][name] = {"config": dataclasses.asdict(run["config"]),
+                                "test_elbo": run["history"][-1]["test"]["elbo"],
                                 "median_seconds_per_epoch": statistics.median(secs), "history": run["history"]}
     names = list(runs)
     paired = [f["seconds"] / v["seconds"] for v, f in zip(runs[names[0]]["history"][1:], runs[names[1]]["history"][1:])]

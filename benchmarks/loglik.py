@@ -8,7 +8,8 @@ trained with ``fit`` and its test NLL estimated by importance sampling with K sa
 Further models by name: ``iaf_iwae5`` (the IAF model trained with IWAE k=5), ``iaf_mog`` and
 ``iaf_vamp`` (the IAF model with a 500-component mixture-of-Gaussians prior or VampPrior).
 
-    python benchmarks/loglik.py [--epochs 10] [--num-samples 5000] [--test-examples 10000] [--models vae,iaf,iwae5,large]
+    python benchmarks/loglik.py [--epochs 10] [--num-samples 5000] [--test-examples 10000] \
+        [--models vae,iaf,iwae5,large]
 
 The one-hour attempts of issue 4 (a training time budget instead of an epoch count, the learning
 rate decaying exponentially over the budget, validation every 5 epochs; benchmarks/README.md section 4):
@@ -140,7 +141,8 @@ def main(argv=None):
                 best = min((h for h in state.history if "validation" in h), key=lambda h: h["validation"]["loss"])
                 restore_model(ckpt_dir, state.model)
         ev = evaluate_dataset(model, test, num_samples=args.num_samples, chunk_size=100, seed=0)
-        results[name] = {"config": dataclasses.asdict(config), "epochs": len(state.history), "best_epoch": best["epoch"],
+        results[name] = {"config": dataclasses.asdict(config), "epochs": len(state.history),
+                         "best_epoch": best["epoch"],
                          "trained_on": ("train + validation (60,000), final epoch" if args.train_on_validation
                                         else "train (50,000), best validation epoch"),
                          "threads": args.threads or os.cpu_count(), "minutes_budget": args.minutes,
@@ -149,10 +151,13 @@ def main(argv=None):
                          "test_nll_stderr": ev["nll_stderr"], "num_test_examples": ev["num_examples"],
                          "num_samples": args.num_samples,
                          "validation_freq": args.validation_freq, "curve": [_curve_point(h) for h in state.history]}
-        print(f"{name}: NLL {ev['nll']:.2f} ± {ev['nll_stderr']:.2f} (K={args.num_samples}, {ev['num_examples']} test), "
-              f"best epoch {best['epoch']} of {len(state.history)}, train {train_seconds:.0f}s, eval {ev['seconds']:.0f}s",
+        print(f"{name}: NLL {ev['nll']:.2f} ± {ev['nll_stderr']:.2f} "
+              f"(K={args.num_samples}, {ev['num_examples']} test), "
+              f"best epoch {best['epoch']} of {len(state.history)}, train {train_seconds:.0f}s, "
+              f"eval {ev['seconds']:.0f}s",
               file=sys.stderr, flush=True)
-        out = {"benchmark": "test NLL on statically binarized MNIST (nats, lower is better)", "date": date.today().isoformat(),
+        out = {"benchmark": "test NLL on statically binarized MNIST (nats, lower is better)",
+               "date": date.today().isoformat(),
                "machine": f"{platform.machine()}, {os.cpu_count()} cores, CPU", "tensorflow": tf.__version__,
                "command": "python benchmarks/loglik.py " + " ".join(argv or sys.argv[1:]), "ours": results,
                "published": [{"model": m, "nll": v, "compute": c} for m, v, c in PUBLISHED]}
@@ -197,7 +202,8 @@ def plot_curves(results_json) -> str:
             points = [(m, c[key]) for m, c in zip(minutes, r["curve"]) if c.get(key) is not None]
             if points:
                 ax.plot(*zip(*points), label=f"{key.split('_')[0]} {bound}", lw=1)
-        ax.axhline(-r["test_nll"], color="k", ls="--", lw=1, label=f"-test NLL (K={r['num_samples']}) = {-r['test_nll']:.2f}")
+        ax.axhline(-r["test_nll"], color="k", ls="--", lw=1,
+                   label=f"-test NLL (K={r['num_samples']}) = {-r['test_nll']:.2f}")
         values = [c["test_elbo"] for c in r["curve"] if c["test_elbo"] is not None]
         ax.set_ylim(max(values) - 15, -r["test_nll"] + 2)
         ax.set(title=f"{name}: {r['epochs']} epochs", xlabel="training minutes (epoch time only)", ylabel="nats")

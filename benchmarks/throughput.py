@@ -41,7 +41,8 @@ class TutorialVAE(keras.Model):
         super().__init__()
         self.latent_dim = latent_dim
         self.encoder = keras.Sequential([keras.Input((784,)), keras.layers.Dense(200, activation="tanh"),
-                                         keras.layers.Dense(200, activation="tanh"), keras.layers.Dense(2 * latent_dim)])
+                                         keras.layers.Dense(200, activation="tanh"),
+                                         keras.layers.Dense(2 * latent_dim)])
         self.decoder = keras.Sequential([keras.Input((latent_dim,)), keras.layers.Dense(200, activation="tanh"),
                                          keras.layers.Dense(200, activation="tanh"), keras.layers.Dense(784)])
 
@@ -142,7 +143,8 @@ def main(argv=None):
     Path(args.output).write_text(json.dumps(result, indent=2) + "\n")
     print("| implementation | median examples/s | ratio to TF tutorial loop |\n|---|---|---|")
     for k in rates:
-        print(f"| {k} | {result['examples_per_second'][k]['median']:.0f} | {result['ratio_to_tf_tutorial_loop'][k]:.2f} |")
+        print(f"| {k} | {result['examples_per_second'][k]['median']:.0f} "
+              f"| {result['ratio_to_tf_tutorial_loop'][k]:.2f} |")
     if not all(math.isfinite(v) for v in result["ratio_to_tf_tutorial_loop"].values()):
         return 1
     return 0

@@ -77,7 +77,8 @@ def test_checkpoint_restores_every_parameter_by_name(tmp_path):
         np.testing.assert_array_equal(np.array(v), s)
 
 
-@pytest.mark.parametrize("upsampling, layer", [("transpose", keras.layers.Conv2DTranspose), ("nearest", keras.layers.UpSampling2D)])
+@pytest.mark.parametrize("upsampling, layer", [("transpose", keras.layers.Conv2DTranspose),
+                                               ("nearest", keras.layers.UpSampling2D)])
 def test_conv_autoencoder_upsampling(upsampling, layer):
     ae = conv_autoencoder((28, 20, 1), latent_dim=10, filters=(8, 16), upsampling=upsampling)  # Frey faces' shape
     x = binary_images(3, (28, 20, 1))

@@ -32,7 +32,8 @@ class LinearGaussian:
     def __init__(self, exact=False, offset=1.0, widen=1.0, latent_dim=2, data_dim=3, sigma=0.5, posterior_flow=None):
         rng = np.random.default_rng(0)
         self.W, self.b, self.sigma = rng.normal(size=(data_dim, latent_dim)), rng.normal(size=data_dim), sigma
-        self.latent_dim, self.exact, self.offset, self.widen, self.flow = latent_dim, exact, offset, widen, posterior_flow
+        self.latent_dim, self.exact, self.offset, self.widen, self.flow = (latent_dim, exact, offset, widen,
+                                                                           posterior_flow)
         self.prior = tfd.Independent(tfd.Normal(tf.zeros(latent_dim), 1.0), 1)
         self.post_cov = np.linalg.inv(np.eye(latent_dim) + self.W.T @ self.W / sigma**2)
         self.encode_traces = 0

@@ -35,7 +35,8 @@ def test_frey_faces_missing_file_names_the_folder(tmp_path):
 
 def test_celeb_a_offline_raises_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("TFPVAE_OFFLINE", "1")
-    with pytest.raises(data.DataUnavailableError, match="celeb_a is not prepared in .* TFPVAE_OFFLINE=1 forbids download"):
+    with pytest.raises(data.DataUnavailableError,
+                       match="celeb_a is not prepared in .* TFPVAE_OFFLINE=1 forbids download"):
         data.load_arrays("celeb_a", tfds_data_dir=tmp_path)
     monkeypatch.delenv("TFPVAE_OFFLINE")
     with pytest.raises(data.DataUnavailableError, match="celeb_a is not prepared in .* and download=False"):

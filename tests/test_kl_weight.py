@@ -33,7 +33,8 @@ def test_cyclical_final_ratio_and_number_of_cycles():
     assert float(traced(tf.constant(45, tf.int64))) == pytest.approx(0.25)  # a step tensor, as fit passes it
 
 
-@pytest.mark.parametrize("kwargs, match", [({"period_steps": 0}, "period_steps"), ({"period_steps": 10, "ratio": 0.0}, "ratio"),
+@pytest.mark.parametrize("kwargs, match", [({"period_steps": 0}, "period_steps"),
+                                           ({"period_steps": 10, "ratio": 0.0}, "ratio"),
                                            ({"period_steps": 10, "num_cycles": 0}, "num_cycles")])
 def test_cyclical_rejects_bad_settings(kwargs, match):
     with pytest.raises(ValueError, match=f"cyclical: {match}"):
@@ -107,7 +108,8 @@ def test_free_bits_groups_and_monte_carlo_per_dimension_kl(setup):
     expected = -grouped.log_likelihood.numpy().mean() + np.maximum(lam, groups).sum()
     np.testing.assert_allclose(grouped.loss.numpy().mean(), expected, rtol=1e-5)
     total = ELBO(kl="analytic", free_bits=10.0, free_bits_groups=1)(vae, x, seed=3)
-    assert total.loss.numpy().mean() == pytest.approx(-total.log_likelihood.numpy().mean() + max(10.0, kl.sum(1).mean()), rel=1e-5)
+    assert total.loss.numpy().mean() == pytest.approx(-total.log_likelihood.numpy().mean()
+                                                      + max(10.0, kl.sum(1).mean()), rel=1e-5)
     # MC per-dimension KL, 4000 samples per example (seeded): per-example KL within 0.15 nats of the
     # closed form (MC std ~0.03), batch mean within 1%, and the free-bits loss from the MC terms
     mc = ELBO(kl="monte_carlo", num_samples=4000, free_bits=0.5)(vae, x, seed=3)

@@ -60,7 +60,8 @@ def test_encoder_context_and_vae_flow_checks():
         def bind(self, context):
             return tfb.Shift(tf.reduce_mean(context, -1, keepdims=True))
 
-    with pytest.raises(ValueError, match="context of width context_dim = 4, but the encoder emits a context of width 5"):
+    with pytest.raises(ValueError,
+                       match="context of width context_dim = 4, but the encoder emits a context of width 5"):
         tfpvae.VAE(D.standard_normal(3), enc, dec, posterior_flow=Conditional())
     Conditional.event_size = 2
     with pytest.raises(ValueError, match="event_size 2, expected latent_dim = 3"):
@@ -162,7 +163,8 @@ def test_gaussian_head_variants():
     np.testing.assert_allclose(shared(mean).log_prob(x), expected, rtol=1e-5)
     per_pixel = D.GaussianHead((2,), scale="softplus", min_scale=0.0)
     assert per_pixel.num_params == 4 and not per_pixel.trainable_variables
-    np.testing.assert_allclose(per_pixel(tf.constant([[0.0, 0.0, 0.0, 1.0]])).stddev(), [np.log1p(np.exp([0.0, 1.0]))], rtol=1e-5)
+    np.testing.assert_allclose(per_pixel(tf.constant([[0.0, 0.0, 0.0, 1.0]])).stddev(), [np.log1p(np.exp([0.0, 1.0]))],
+                               rtol=1e-5)
     with pytest.raises(ValueError, match="GaussianHead: scale must be one of .*'shared' or a positive float"):
         D.GaussianHead((2,), scale="learned")
     vae = mlp_vae((2,), latent_dim=1, hidden=(3,), head=shared)  # the decoder's shared scale is a model parameter

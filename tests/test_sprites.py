@@ -66,7 +66,8 @@ def test_registered_as_a_dataset_with_factors_as_attributes():
     np.testing.assert_array_equal(arrays.train_labels, arrays.train_attributes["shape"])
     assert data.load_arrays("sprites") is arrays  # generated once per process
     f = {k: v[:5] for k, v in arrays.train_attributes.items()}  # the attributes redraw the images exactly
-    np.testing.assert_array_equal(render_sprites(f["shape"], f["scale"], f["orientation"], f["x"], f["y"]), arrays.train[:5])
+    np.testing.assert_array_equal(render_sprites(f["shape"], f["scale"], f["orientation"], f["x"], f["y"]),
+                                  arrays.train[:5])
     x = next(iter(data.make_dataset(arrays.test, batch_size=8, shuffle=False)))
     assert x.shape == (8, 64, 64, 1) and float(x.numpy().max()) == 1.0
 

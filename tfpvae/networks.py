@@ -86,7 +86,8 @@ def conv_decoder_net(latent_dim: int, output_shape: Sequence[int], filters: Sequ
     factor = 2 ** len(filters)
     if h % factor or w % factor:
         raise ValueError(f"conv_decoder_net: height and width {h}x{w} must be divisible by 2**len(filters) = {factor}")
-    layers = [keras.Input((latent_dim,)), keras.layers.Dense((h // factor) * (w // factor) * base, activation=activation),
+    layers = [keras.Input((latent_dim,)),
+              keras.layers.Dense((h // factor) * (w // factor) * base, activation=activation),
               keras.layers.Reshape((h // factor, w // factor, base))]
     for f in filters:
         layers += _upsample_block(f, kernel_size, activation, upsampling)

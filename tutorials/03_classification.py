@@ -102,7 +102,8 @@ print(f"untrained: mean -log_prob {float(tf.reduce_mean(neg_log_prob)):.4f} (log
 state = tfpvae.fit(model, tfpvae.NegativeLogLikelihood(), train, epochs=1 if SMOKE else 5,
                    optimizer=keras.optimizers.Adam(1e-3), validation_data={"test": test}, seed=0)
 for logs in state.history:
-    print(f"epoch {logs['epoch']}: train NLL {logs['train']['loss']:.4f}  test NLL {-logs['test']['log_likelihood']:.4f}")
+    print(f"epoch {logs['epoch']}: train NLL {logs['train']['loss']:.4f}  "
+          f"test NLL {-logs['test']['log_likelihood']:.4f}")
 
 
 def predict(dataset):

@@ -84,7 +84,8 @@ with tf.GradientTape() as tape:
     reconstruction = tf.reduce_mean(vae.decode(z).log_prob(x3))
 grads = tape.gradient(reconstruction, encoder.network.trainable_variables)
 encoder_grad_norm = float(tf.linalg.global_norm(grads))
-print("reparameterization:", vae.encode(x3).reparameterization_type, f"  |d E[log p(x|z)] / d encoder| = {encoder_grad_norm:.3f}")
+print("reparameterization:", vae.encode(x3).reparameterization_type,
+      f"  |d E[log p(x|z)] / d encoder| = {encoder_grad_norm:.3f}")
 
 # %% [markdown]
 # ## Train
@@ -131,7 +132,8 @@ train2 = mnist.train[:500] if SMOKE else mnist.train
 test2, test2_labels = (mnist.test[:500], mnist.test_labels[:500]) if SMOKE else (mnist.test, mnist.test_labels)
 vae2 = tfpvae.mlp_vae((784,), latent_dim=2, hidden=(200, 200))
 state2 = tfpvae.fit(vae2, tfpvae.ELBO(kl="analytic"),
-                    lambda epoch: data.make_dataset(train2, batch_size=100, epoch=epoch, flatten=True, binarize="static"),
+                    lambda epoch: data.make_dataset(train2, batch_size=100, epoch=epoch, flatten=True,
+                                                    binarize="static"),
                     epochs=1 if SMOKE else 10, optimizer=keras.optimizers.Adam(1e-3),
                     validation_data={"test": data.make_dataset(test2, batch_size=1000, shuffle=False, flatten=True,
                                                                binarize="static")})

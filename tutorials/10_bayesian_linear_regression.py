@@ -73,7 +73,8 @@ exact_corr = S[0, 1] / np.prod(exact_std)
 exact = tfd.MultivariateNormalTriL(loc=m.astype("float32"), scale_tril=np.linalg.cholesky(S).astype("float32"))
 # log evidence: y ~ N(0, sigma^2 I + Phi Phi^T / alpha) after integrating w out.
 evidence_cov = NOISE ** 2 * np.eye(N) + phi @ phi.T / ALPHA
-log_evidence = float(tfd.MultivariateNormalTriL(loc=np.zeros(N), scale_tril=np.linalg.cholesky(evidence_cov)).log_prob(y))
+log_evidence = float(tfd.MultivariateNormalTriL(loc=np.zeros(N),
+                                                scale_tril=np.linalg.cholesky(evidence_cov)).log_prob(y))
 print(f"exact posterior mean {m.round(3)}, std {exact_std.round(3)}, correlation {exact_corr:.3f}; "
       f"log p(D) = {log_evidence:.3f}")
 

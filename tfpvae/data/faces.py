@@ -126,7 +126,8 @@ def load_celeb_a(*, download="auto", tfds_data_dir=None, size: int = 64, max_exa
     arrays = make_arrays("celeb_a", f"tfds:{data_dir}", splits["train"], splits["test"], valid=splits["valid"],
                          attributes=attributes) if size == 64 else None
     if arrays is None:  # another size: the registered event shape does not apply
-        arrays = DataArrays("celeb_a", splits["train"], splits["test"], valid=splits["valid"], source=f"tfds:{data_dir}",
-                            event_shape=(size, size, 3), train_attributes=attributes["train"],
+        arrays = DataArrays("celeb_a", splits["train"], splits["test"], valid=splits["valid"],
+                            source=f"tfds:{data_dir}", event_shape=(size, size, 3),
+                            train_attributes=attributes["train"],
                             test_attributes=attributes["test"], valid_attributes=attributes["valid"])
     return arrays

@@ -21,8 +21,8 @@ import math
 
 import numpy as np
 
-__all__ = ["Sprites", "sprites", "sprites_arrays", "render_sprites", "SPRITES_SPLIT", "centre_pixels", "FACTOR_NAMES", "SHAPES", "SCALES",
-           "ORIENTATIONS", "POSITIONS"]
+__all__ = ["Sprites", "sprites", "sprites_arrays", "render_sprites", "SPRITES_SPLIT", "centre_pixels", "FACTOR_NAMES",
+           "SHAPES", "SCALES", "ORIENTATIONS", "POSITIONS"]
 
 FACTOR_NAMES = ("shape", "scale", "orientation", "x", "y")
 SHAPES = ("square", "ellipse", "heart")
@@ -144,7 +144,8 @@ def sprites(num: int = 10_000, size: int = 64, seed: int = 0) -> Sprites:
     factors = {"shape": idx["shape"].astype(np.int64), "scale": SCALES[idx["scale"]].astype(np.float32),
                "orientation": ORIENTATIONS[idx["orientation"]].astype(np.float32),
                "x": POSITIONS[idx["x"]].astype(np.float32), "y": POSITIONS[idx["y"]].astype(np.float32)}
-    images = render_sprites(factors["shape"], factors["scale"], factors["orientation"], factors["x"], factors["y"], size)
+    images = render_sprites(factors["shape"], factors["scale"], factors["orientation"], factors["x"], factors["y"],
+                            size)
     return Sprites(images, factors, int(size))
 
 

@@ -6,7 +6,8 @@ from tfpvae.distributions.heads import SCALE_TRANSFORMS, BernoulliHead, Diagonal
 from tfpvae.distributions.mixture_prior import DiagonalNormalMixture, mixture_of_gaussians, vamp_prior
 from tfpvae.distributions.priors import learnable_normal, standard_normal
 
-__all__ = ["ContinuousBernoulliHead", "DiscretizedLogistic", "DiscretizedLogisticHead", "BernoulliHead", "DiagonalNormalHead", "GaussianHead", "SCALE_TRANSFORMS", "learnable_normal", "standard_normal",
+__all__ = ["ContinuousBernoulliHead", "DiscretizedLogistic", "DiscretizedLogisticHead", "BernoulliHead",
+           "DiagonalNormalHead", "GaussianHead", "SCALE_TRANSFORMS", "learnable_normal", "standard_normal",
            "DiagonalNormalMixture", "mixture_of_gaussians", "vamp_prior"]
 
 from tfpvae.distributions.regression import (CategoricalHead, HeteroscedasticNormalHead,  # noqa: E402

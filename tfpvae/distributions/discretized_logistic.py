@@ -150,7 +150,8 @@ class DiscretizedLogisticHead(_Head):
         self.num_components = num_components
         self.num_params_per_dim = 2 if num_components == 1 else 3 * num_components
         super().__init__(event_shape)
-        self.data_range, self.num_bins, self.min_log_scale = tuple(float(v) for v in data_range), num_bins, min_log_scale
+        self.data_range, self.num_bins, self.min_log_scale = (tuple(float(v) for v in data_range), num_bins,
+                                                              min_log_scale)
         DiscretizedLogistic(0.0, 1.0, self.data_range, num_bins)  # validates the range and bins
 
     def __call__(self, params: tf.Tensor) -> tfd.Distribution:

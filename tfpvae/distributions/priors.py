@@ -14,7 +14,8 @@ __all__ = ["standard_normal", "learnable_normal"]
 
 
 def standard_normal(latent_dim: int, dtype=tf.float32) -> tfd.Distribution:
-    """``N(0, I)`` as ``Independent(Normal)``: event shape ``[latent_dim]``; analytic KL to a diagonal-normal posterior."""
+    """``N(0, I)`` as ``Independent(Normal)``: event shape ``[latent_dim]``; analytic KL to a diagonal-normal
+    posterior."""
     positive_int(latent_dim, "standard_normal", "latent_dim")
     return tfd.Independent(tfd.Normal(tf.zeros([latent_dim], dtype), tf.ones([latent_dim], dtype)), 1)
 

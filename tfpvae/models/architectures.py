@@ -34,7 +34,8 @@ def mlp_vae(event_shape: Sequence[int], latent_dim: int = 50, hidden: Sequence[i
     ``context_dim > 0`` makes the encoder emit a context for a conditional ``posterior_flow``.
     """
     head, qhead, prior = _defaults(event_shape, latent_dim, head, scale, prior)
-    enc = Encoder(networks.mlp(head.event_shape, qhead.num_params + context_dim, hidden, activation), qhead, context_dim)
+    enc = Encoder(networks.mlp(head.event_shape, qhead.num_params + context_dim, hidden, activation), qhead,
+                  context_dim)
     dec = Decoder(networks.mlp((latent_dim,), head.num_params, tuple(reversed(tuple(hidden))), activation), head)
     return VAE(prior, enc, dec, posterior_flow=posterior_flow)
 
@@ -47,7 +48,8 @@ def conv_vae(event_shape: Sequence[int], latent_dim: int = 16, filters: Sequence
     resolution with ``UpSampling2D`` + conv instead of transposed convs."""
     head, qhead, prior = _defaults(event_shape, latent_dim, head, scale, prior)
     h, w, c = head.event_shape
-    enc = Encoder(networks.conv_encoder_net(head.event_shape, qhead.num_params + context_dim, filters), qhead, context_dim)
+    enc = Encoder(networks.conv_encoder_net(head.event_shape, qhead.num_params + context_dim, filters), qhead,
+                  context_dim)
     per_pixel = head.num_params // (h * w)
     dec = Decoder(networks.conv_decoder_net(latent_dim, (h, w, per_pixel), tuple(reversed(tuple(filters))),
                                             upsampling=upsampling), head)
@@ -77,7 +79,8 @@ def cvae_tutorial(latent_dim: int = 2, *, head=None, prior=None) -> VAE:
     prior = prior if prior is not None else standard_normal(latent_dim)
     h, w, c = head.event_shape
     if (h, w) != (28, 28):
-        raise ValueError(f"cvae_tutorial: the tutorial's decoder makes 28 x 28 images, got head event shape {head.event_shape}")
+        raise ValueError(f"cvae_tutorial: the tutorial's decoder makes 28 x 28 images, "
+                         f"got head event shape {head.event_shape}")
     enc = Encoder(networks.conv_encoder_net(head.event_shape, qhead.num_params, (32, 64), padding="valid"), qhead)
     dec_net = networks.conv_decoder_net(latent_dim, (h, w, head.num_params // (h * w)), (64, 32), base_channels=32)
     return VAE(prior, enc, Decoder(dec_net, head))
@@ -105,7 +108,8 @@ def conv_face_vae(event_shape: Sequence[int] = (64, 64, 3), latent_dim: int = 12
     qhead = DiagonalNormalHead(latent_dim, "softplus")
     prior = prior if prior is not None else standard_normal(latent_dim)
     h, w, c = head.event_shape
-    enc_net = networks.conv_encoder_net(head.event_shape, qhead.num_params, filters, kernel_size=4, activation="leaky_relu")
+    enc_net = networks.conv_encoder_net(head.event_shape, qhead.num_params, filters, kernel_size=4,
+                                        activation="leaky_relu")
     rev = tuple(reversed(tuple(filters)))
     dec_net = networks.conv_decoder_net(latent_dim, (h, w, head.num_params // (h * w)), rev, activation="leaky_relu",
                                         upsampling=upsampling, base_channels=rev[0])

@@ -62,8 +62,10 @@ class Autoencoder(tf.Module):
         if latent_dim is None and inferred is None:
             raise ValueError("Autoencoder: latent_dim is required when encoder_net has no static output_shape")
         if latent_dim is not None and inferred is not None and int(latent_dim) != inferred:
-            raise ValueError(f"Autoencoder: latent_dim {latent_dim} differs from the encoder_net output width {inferred}")
-        self.latent_dim = positive_int(int(latent_dim if latent_dim is not None else inferred), "Autoencoder", "latent_dim")
+            raise ValueError(f"Autoencoder: latent_dim {latent_dim} differs from the encoder_net output width "
+                             f"{inferred}")
+        self.latent_dim = positive_int(int(latent_dim if latent_dim is not None else inferred), "Autoencoder",
+                                       "latent_dim")
         self.encoder_net, self.decoder = encoder_net, decoder
 
     @property
