@@ -25,7 +25,6 @@ import os
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
-import tensorflow as tf
 
 import tfpvae
 from tfpvae import data, distributions as D

@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 from typing import Optional, Sequence, Union
 
-import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 import tf_keras

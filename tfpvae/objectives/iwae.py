@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import tensorflow as tf
-import tensorflow_probability as tfp
 
 from tfpvae._validation import check_event_shape, positive_int
 from tfpvae._seeds import as_seed
