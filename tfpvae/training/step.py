@@ -78,9 +78,10 @@ class Totals:
     def reset(self) -> None:
         self.variable.assign(tf.zeros_like(self.variable))
 
-    def accumulate(self, terms: dict[str, tf.Tensor], batch, ok: tf.Tensor) -> None:
-        """Add a batch's sums if ``ok``, else count it as skipped (its terms are not finite)."""
-        sums = tf.stack([tf.reduce_sum(terms[k]) for k in self.names] + [_batch_size(batch)])
+    def accumulate(self, term_sums: tf.Tensor, batch, ok: tf.Tensor) -> None:
+        """Add a batch's per-term sums (``[len(names)]``, in ``names`` order) if ``ok``, else count
+        the batch as skipped (its terms are not finite)."""
+        sums = tf.concat([term_sums, _batch_size(batch)[tf.newaxis]], 0)
         skipped = tf.where(ok, 0.0, 1.0)
         self.variable.assign_add(tf.concat([tf.where(ok, sums, tf.zeros_like(sums)), skipped[tf.newaxis]], 0))
 
@@ -161,10 +162,13 @@ def make_train_step(model, objective, optimizer, variables: Sequence, *, seed, j
             warnings.warn(f"train step: {len(missing)} trainable variable(s) receive no gradient and are not "
                           f"trained: {missing[:8]}", stacklevel=2)
         pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
-        grad_bad = tf.constant(0.0) if scaled else 1.0 - tf.cast(
-            tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g, _ in pairs]), tf.float32)
-        bad = tf.stack([1.0 - tf.cast(tf.reduce_all(tf.math.is_finite(t)), tf.float32) for t in terms.values()]
-                       + [grad_bad])
+        # A sum is finite iff every summand is (barring float32 overflow, itself a failure): the
+        # per-term batch sums, which the epoch totals need anyway, and the gradients' global norm
+        # decide the guard in a handful of ops instead of two per tensor.
+        term_sums = tf.stack([tf.reduce_sum(t) for t in terms.values()])
+        grad_bad = (tf.zeros([1]) if scaled else
+                    1.0 - tf.cast(tf.math.is_finite(tf.linalg.global_norm([g for g, _ in pairs])), tf.float32)[None])
+        bad = tf.concat([1.0 - tf.cast(tf.math.is_finite(term_sums), tf.float32), grad_bad], 0)
         bad = tf.minimum(_all_reduce(tf.distribute.ReduceOp.SUM, bad), 1.0)  # 1.0 where any replica saw it
         ok = tf.equal(tf.reduce_max(bad), 0.0)
         if clip_norm is not None:
@@ -174,7 +178,7 @@ def make_train_step(model, objective, optimizer, variables: Sequence, *, seed, j
             pairs = [(g / replicas, v) for g, (_, v) in zip(clipped, pairs)]
         _apply_if(ok, optimizer, pairs)
         if totals is not None:
-            totals.accumulate(terms, batch, ok)
+            totals.accumulate(term_sums, batch, ok)
         return ok, bad
 
     return tf.function(step, jit_compile=jit_compile, reduce_retracing=True)
