@@ -61,6 +61,41 @@ def _vae_step(strategy, x):
     return vae
 
 
+def _bayesian_net():
+    from tfpvae import distributions as D, layers as L
+
+    return keras.Sequential([keras.Input((3,)), L.DenseFlipout(8, activation="tanh", seed=1),
+                             L.DenseReparameterization(1, seed=2), D.NormalHead(1)])
+
+
+def _bayesian_step_difference(strategy, x, y) -> float:
+    """Bayesian layers under the strategy vs one device's update on the same halves with the
+    per-replica seeds (Flipout and weight noise differ by replica; the KL / N term is per example)."""
+    from tfpvae.objectives import BayesianELBO
+
+    objective = BayesianELBO(num_examples=1000)
+    with strategy.scope():
+        keras.utils.set_random_seed(3)
+        dist_net = _bayesian_net()
+        opt = keras.optimizers.SGD(0.1)
+    tfpvae.fit(dist_net, objective, tf.data.Dataset.from_tensors((x, y)), epochs=1, optimizer=opt,
+               strategy=strategy, seed=4)
+    keras.utils.set_random_seed(3)
+    ref = _bayesian_net()
+    variables = tfpvae.trainable_variables(ref)
+    seed = step_seed(tf.constant([4, 0]), 0)
+    with tf.GradientTape() as tape:
+        total = 0.0
+        for r, (xh, yh) in enumerate(((x[:4], y[:4]), (x[4:], y[4:]))):
+            s = tf.random.experimental.stateless_fold_in(seed, r)
+            total += tf.reduce_sum(objective(ref, (xh, yh), seed=s).loss)
+        loss = total / 8.0
+    for g, v in zip(tape.gradient(loss, variables), variables):
+        v.assign_sub(0.1 * g)
+    return max(float(np.max(np.abs(a.numpy() - b.numpy())))
+               for a, b in zip(tfpvae.trainable_variables(dist_net), variables))
+
+
 def mirrored() -> dict:
     configure_cpu_replicas(2)
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
@@ -94,7 +129,10 @@ def mirrored() -> dict:
     # the same two halves with the SAME noise on both replicas would give another update
     with tf.GradientTape() as tape:
         same = sum(tf.reduce_sum(tfpvae.ELBO()(ref, half, seed=seed).loss) for half in (xb[:4], xb[4:])) / 8.0
+    xr = rng.normal(size=(8, 3)).astype(np.float32)
+    bayes_diff = _bayesian_step_difference(strategy, xr, xr[:, :1] * 2.0)
     return {"replicas": strategy.num_replicas_in_sync, "regression_max_abs_diff": reg_diff,
+            "bayesian_layers_max_abs_diff": bayes_diff,
             "regression_loss": [mirrored_loss, single_loss], "vae_max_abs_diff": vae_diff,
             "same_noise_loss_differs": bool(abs(float(same) - float(loss)) > 1e-6)}
 

@@ -30,6 +30,7 @@ def test_mirrored_two_cpu_replicas_match_one_device():
     assert result["regression_max_abs_diff"] < 1e-5
     assert result["regression_loss"][0] == pytest.approx(result["regression_loss"][1], rel=1e-5)
     assert result["vae_max_abs_diff"] < 1e-5
+    assert result["bayesian_layers_max_abs_diff"] < 1e-5  # Flipout/reparameterization layers, KL / N per example
     assert result["same_noise_loss_differs"]
 
 
