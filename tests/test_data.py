@@ -27,14 +27,8 @@ IDX_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
 
 
 @pytest.fixture(autouse=True)
-def offline(monkeypatch, tmp_path):
-  monkeypatch.setenv("TFPVAE_OFFLINE", "1")
-  monkeypatch.delenv("TFPVAE_DATA_DIR", raising=False)
-  monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "empty_tfds"))
-
-  def no_network(*args, **kwargs):
-    raise AssertionError("test tried a network reachability check")
-  monkeypatch.setattr(tfds_source, "host_reachable", no_network)
+def offline(no_downloads):
+  """Every test here runs with conftest's `no_downloads`."""
 
 
 def write_idx(path, array, magic):

@@ -15,6 +15,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfpvae._validation import check_event_shape, check_last_dim, positive_int
+from tfpvae.models.coders import decode_batched
 from tfpvae.training.variables import trainable_variables
 
 tfd = tfp.distributions
@@ -90,11 +91,7 @@ class Autoencoder(tf.Module):
     def decode(self, z: tf.Tensor) -> tfd.Distribution:
         """``p(x|z)`` for ``z`` of shape ``[B, latent_dim]`` or ``[S, B, latent_dim]`` (leading dims
         are flattened for the network and restored as batch dims)."""
-        z = tf.convert_to_tensor(z)
-        if z.shape.rank is not None and z.shape.rank <= 2:
-            return self.decoder(z)
-        lead = tf.shape(z)[:-1]
-        return tfd.BatchReshape(self.decoder(tf.reshape(z, [-1, self.latent_dim])), lead)
+        return decode_batched(self.decoder, z, self.latent_dim)
 
     def reconstruct(self, x: tf.Tensor, seed=None) -> tfd.Distribution:
         """``p(x | z = encode(x))``; ``seed`` is accepted for symmetry with the VAE and unused."""

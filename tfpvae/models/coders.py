@@ -22,6 +22,17 @@ def _float32(out: tf.Tensor) -> tf.Tensor:
     return tf.cast(out, tf.float32) if out.dtype in (tf.float16, tf.bfloat16) else out
 
 
+def decode_batched(decoder: Callable[[tf.Tensor], tfd.Distribution], z: tf.Tensor,
+                   latent_dim: int) -> tfd.Distribution:
+    """``decoder(z)`` for ``z`` of shape ``[B, latent_dim]``, or ``[S, B, latent_dim]`` with the
+    leading dims flattened for the network and restored as batch dims of the distribution."""
+    z = tf.convert_to_tensor(z)
+    if z.shape.rank is not None and z.shape.rank <= 2:
+        return decoder(z)
+    lead = tf.shape(z)[:-1]
+    return tfd.BatchReshape(decoder(tf.reshape(z, [-1, latent_dim])), lead)
+
+
 class Encoding(NamedTuple):
     """What an encoder with a context returns: ``q(z|x)`` and the context ``h`` ``[batch, context_dim]``
     that conditions a posterior flow (Kingma et al. 2016, fig. 2)."""

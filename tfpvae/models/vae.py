@@ -12,7 +12,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfpvae._validation import check_event_shape
-from tfpvae.models.coders import Encoding
+from tfpvae.models.coders import Encoding, decode_batched
 from tfpvae.training.variables import trainable_variables
 
 tfd, tfb = tfp.distributions, tfp.bijectors
@@ -90,12 +90,7 @@ class VAE(tf.Module):
     def decode(self, z: tf.Tensor) -> tfd.Distribution:
         """``p(x|z)`` for ``z`` of shape ``[B, latent_dim]`` or ``[S, B, latent_dim]`` (sample dims
         are flattened for the network and restored as batch dims)."""
-        z = tf.convert_to_tensor(z)
-        if z.shape.rank is not None and z.shape.rank <= 2:
-            return self.decoder(z)
-        lead = tf.shape(z)[:-1]
-        dist = self.decoder(tf.reshape(z, [-1, self.latent_dim]))
-        return tfd.BatchReshape(dist, lead)
+        return decode_batched(self.decoder, z, self.latent_dim)
 
     def sample(self, n: int, seed=None) -> tfd.Distribution:
         """``p(x|z)`` for ``n`` latents ``z ~ p(z)``; take ``.mean()`` for images, ``.sample()`` for data."""

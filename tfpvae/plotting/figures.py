@@ -8,9 +8,8 @@ Every plot function of :mod:`tfpvae.plotting` returns a ``matplotlib.figure.Figu
 
 from __future__ import annotations
 
+import io
 import math
-import os
-import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,19 +44,13 @@ def save_figure(fig, path) -> Path:
     """Write ``fig`` to ``path`` (format from the suffix, e.g. ``.png``) atomically: a temporary file
     in the same folder, then ``os.replace``, so a reader never sees half a file. Parent folders are
     created. Returns the path."""
+    from tfpvae.training.io import atomic_write_bytes
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fmt = path.suffix.lstrip(".").lower() or "png"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".{fmt}")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format=fmt, dpi=fig.dpi)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=fmt, dpi=fig.dpi)
+    atomic_write_bytes(path, buffer.getvalue())
     return path
 
 
