@@ -32,10 +32,10 @@ def checkpoint_keys(path) -> list[str]:
             for name, _ in tf.train.list_variables(str(path)) if name != "_CHECKPOINTABLE_OBJECT_GRAPH"]
 
 
-def _refuse_positional(path) -> None:
-    keys = checkpoint_keys(path)
-    if any(k.split("/")[1:2] == ["0"] and k.startswith("model/") for k in keys) and not any(
-            k.startswith("model/") and not k.split("/")[1].isdigit() for k in keys):
+def _refuse_positional(path, keys: list[str] | None = None) -> None:
+    """tfpvae 0.1 saved the model as a list: every model key is ``model/<index>/...``."""
+    first = [k.split("/")[1] for k in (checkpoint_keys(path) if keys is None else keys) if k.startswith("model/")]
+    if first and all(part.isdigit() for part in first):
         raise ValueError(f"{path} is a positional checkpoint written by tfpvae 0.1 (variables as an unnamed list); "
                          "this version saves and loads variables by name: retrain, or load it with tfpvae 0.1")
 
@@ -189,14 +189,15 @@ def restore_model(directory, model, which: str = "best") -> str:
     for name in order:
         path = tf.train.latest_checkpoint(directory / name)
         if path:
-            _refuse_positional(path)
+            keys = checkpoint_keys(path)  # read once: the layout check and the count below
+            _refuse_positional(path, keys)
             status = tf.train.Checkpoint(model=model).restore(path).expect_partial()
             try:
                 status.assert_existing_objects_matched()
             except AssertionError as err:
                 raise ValueError(f"restore_model: the checkpoint {path} does not match the model: "
                                  f"{str(err).splitlines()[0][:400]}") from None
-            saved = {k for k in checkpoint_keys(path) if k.startswith("model/")}
+            saved = {k for k in keys if k.startswith("model/")}
             have = named_variables(model, trainable_only=False)
             if len(saved) != len(have):
                 raise ValueError(f"restore_model: the checkpoint {path} holds {len(saved)} model values but the model "
