@@ -19,12 +19,30 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfpvae._validation import check_last_dim
-from tfpvae.distributions.heads import _Head
+from tfpvae.distributions._checks import integer, real_number
+from tfpvae.distributions.heads import _clip_through, _Head
 from tfpvae._seeds import as_seed
 
 tfd = tfp.distributions
 
-__all__ = ["DiscretizedLogistic", "DiscretizedLogisticHead"]
+__all__ = ["DiscretizedLogistic", "DiscretizedLogisticHead", "MAX_BINS", "MAX_LOG_SCALE"]
+
+MAX_BINS = 2**16  # up to 16-bit data; the lattice index k is computed in float32, exact far beyond this
+MAX_LOG_SCALE = 10.0  # raw log-scale cap of the head: scale <= e^10 half-ranges, so exp never overflows
+_LOWEST_MIN_LOG_SCALE = -30.0  # scale >= e^-30 half-ranges: (x - loc) / scale stays finite, never 0 / 0
+
+
+def _lattice(data_range, num_bins, component: str) -> tuple[float, float, int]:
+    """``(low, high, num_bins)`` checked: finite ``low < high``, an integer ``2 <= num_bins <= MAX_BINS``."""
+    try:
+        low, high = data_range
+    except (TypeError, ValueError):
+        raise ValueError(f"{component}: data_range must be a pair (low, high), got {data_range!r}") from None
+    low = real_number(low, component, "data_range low")
+    high = real_number(high, component, "data_range high")
+    if not high > low or high - low > np.finfo(np.float32).max:
+        raise ValueError(f"{component}: data_range must be finite with low < high, got {tuple(data_range)}")
+    return low, high, integer(num_bins, component, "num_bins", low=2, high=MAX_BINS)
 
 
 class DiscretizedLogistic(tfd.Distribution):
@@ -53,14 +71,11 @@ class DiscretizedLogistic(tfd.Distribution):
     def __init__(self, loc, scale, data_range: Sequence[float] = (0.0, 1.0), num_bins: int = 256,
                  validate_args: bool = False, allow_nan_stats: bool = True, name: str = "DiscretizedLogistic"):
         parameters = dict(locals())
-        low, high = (float(v) for v in data_range)
-        if not high > low or int(num_bins) < 2:
-            raise ValueError(f"DiscretizedLogistic: need data_range low < high and num_bins >= 2, "
-                             f"got data_range={tuple(data_range)}, num_bins={num_bins}")
+        low, high, num_bins = _lattice(data_range, num_bins, "DiscretizedLogistic")
         with tf.name_scope(name):
             self._loc = tf.convert_to_tensor(loc, dtype_hint=tf.float32, name="loc")
             self._scale = tf.convert_to_tensor(scale, dtype=self._loc.dtype, name="scale")
-        self.low, self.high, self.num_bins = low, high, int(num_bins)
+        self.low, self.high, self.num_bins = low, high, num_bins
         self.bin_width = (high - low) / (self.num_bins - 1)
         super().__init__(dtype=self._loc.dtype, reparameterization_type=tfd.NOT_REPARAMETERIZED,
                          validate_args=validate_args, allow_nan_stats=allow_nan_stats,
@@ -133,7 +148,13 @@ class DiscretizedLogisticHead(_Head):
     Network outputs are in PixelCNN++ units (data mapped to [-1, 1]) whatever ``data_range`` is, so a
     zero output means mid-range: ``loc = centre + half_range * raw_loc``, ``scale = half_range *
     exp(max(raw_log_scale, min_log_scale))`` (PixelCNN++ clamps at -7: the mass of a bin hit by loc
-    is then at most 1 - 1e-4, keeping gradients bounded).
+    is then at most 1 - 1e-4, keeping gradients bounded). The raw log-scale is also capped at
+    :data:`MAX_LOG_SCALE` = 10 (gradient passed straight through, as the Gaussian heads' cap), so a
+    diverging network's output of 100 gives a near-flat but finite mass instead of ``exp`` overflowing
+    to an infinite scale and ``log_prob = -inf`` on every bin.
+
+    ``data_range`` is a finite pair ``low < high``, ``num_bins`` an int in ``[2, MAX_BINS]``,
+    ``min_log_scale`` a float in ``[-30, MAX_LOG_SCALE)``; anything else is a ValueError naming the head.
 
     Parameters per dimension (``params`` laid out ``event_shape + [k]``): ``num_components == 1``:
     ``k = 2`` (loc, log-scale); ``num_components = K > 1``: ``k = 3K`` (K mixture logits, K locs,
@@ -150,9 +171,10 @@ class DiscretizedLogisticHead(_Head):
         self.num_components = num_components
         self.num_params_per_dim = 2 if num_components == 1 else 3 * num_components
         super().__init__(event_shape)
-        self.data_range, self.num_bins, self.min_log_scale = (tuple(float(v) for v in data_range), num_bins,
-                                                              min_log_scale)
-        DiscretizedLogistic(0.0, 1.0, self.data_range, num_bins)  # validates the range and bins
+        low, high, self.num_bins = _lattice(data_range, num_bins, "DiscretizedLogisticHead")
+        self.data_range = (low, high)
+        self.min_log_scale = real_number(min_log_scale, "DiscretizedLogisticHead", "min_log_scale",
+                                         low=_LOWEST_MIN_LOG_SCALE, high=MAX_LOG_SCALE, high_open=True)
 
     def __call__(self, params: tf.Tensor) -> tfd.Distribution:
         params = tf.convert_to_tensor(params)
@@ -166,7 +188,8 @@ class DiscretizedLogisticHead(_Head):
         else:
             logits, raw_loc, raw_log_scale = tf.split(params, 3, axis=-1)
         loc = centre + half * raw_loc
-        scale = half * tf.exp(tf.maximum(raw_log_scale, self.min_log_scale))
+        log_scale = _clip_through(tf.maximum(raw_log_scale, self.min_log_scale), -np.inf, MAX_LOG_SCALE)
+        scale = half * tf.exp(log_scale)
         dist = DiscretizedLogistic(loc, scale, self.data_range, self.num_bins)
         if logits is not None:
             dist = tfd.MixtureSameFamily(tfd.Categorical(logits=logits), dist)

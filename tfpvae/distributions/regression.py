@@ -15,14 +15,31 @@ from __future__ import annotations
 import math
 
 import keras
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfpvae._validation import check_last_dim, positive_int
+from tfpvae.distributions._checks import FLOAT32_MAX, FLOAT32_TINY, real_number
+from tfpvae.distributions.heads import _SOFTPLUS_RANGE, _clip_through
 
 tfd = tfp.distributions
 
 __all__ = ["NormalHead", "LearnedScaleNormalHead", "HeteroscedasticNormalHead", "CategoricalHead"]
+
+
+def _inverse_softplus(y: float) -> float:
+    """``log(exp(y) - 1)`` for ``y > 0``, without overflow for large ``y`` (``math.expm1(710)`` raises)."""
+    return y + math.log(-math.expm1(-y))
+
+
+def _scales(component: str, init_scale, min_scale) -> tuple[float, float]:
+    """``(init_scale, min_scale)`` as floats: float32-representable, ``min_scale >= 0``, ``init_scale > min_scale``."""
+    init_scale = real_number(init_scale, component, "init_scale", low=FLOAT32_TINY, high=FLOAT32_MAX)
+    min_scale = real_number(min_scale, component, "min_scale", low=0.0, high=FLOAT32_MAX)
+    if not init_scale > min_scale:
+        raise ValueError(f"{component}: need init_scale > min_scale >= 0, got {init_scale!r}, {min_scale!r}")
+    return init_scale, min_scale
 
 
 class _Head(keras.Layer):
@@ -45,9 +62,7 @@ class NormalHead(_Head):
     def __init__(self, event_size: int = 1, scale: float = 1.0, **kwargs):
         super().__init__(**kwargs)
         self.event_size = self.num_params = positive_int(event_size, "NormalHead", "event_size")
-        if not scale > 0:
-            raise ValueError(f"NormalHead: scale must be > 0, got {scale!r}")
-        self.scale = float(scale)
+        self.scale = real_number(scale, "NormalHead", "scale", low=FLOAT32_TINY, high=FLOAT32_MAX)
 
     def call(self, inputs):
         return tfd.Independent(tfd.Normal(self._params(inputs), self.scale), 1)
@@ -64,13 +79,10 @@ class LearnedScaleNormalHead(_Head):
     def __init__(self, event_size: int = 1, init_scale: float = 1.0, min_scale: float = 1e-3, **kwargs):
         super().__init__(**kwargs)
         self.event_size = self.num_params = positive_int(event_size, "LearnedScaleNormalHead", "event_size")
-        if not init_scale > min_scale >= 0:
-            raise ValueError(f"LearnedScaleNormalHead: need init_scale > min_scale >= 0, got {init_scale!r}, "
-                             f"{min_scale!r}")
-        self.init_scale, self.min_scale = float(init_scale), float(min_scale)
+        self.init_scale, self.min_scale = _scales("LearnedScaleNormalHead", init_scale, min_scale)
 
     def build(self, input_shape):
-        rho = math.log(math.expm1(self.init_scale - self.min_scale))
+        rho = _inverse_softplus(self.init_scale - self.min_scale)
         self.raw_scale = self.add_weight(name="raw_scale", shape=(self.event_size,), dtype="float32", autocast=False,
                                          initializer=keras.initializers.Constant(rho))
 
@@ -92,22 +104,22 @@ class LearnedScaleNormalHead(_Head):
 class HeteroscedasticNormalHead(_Head):
     """Heteroscedastic regression: input ``[batch, 2 * event_size]`` = (mean, raw scale);
     ``y ~ Independent(Normal(mean, softplus(raw + shift) + min_scale))`` with ``shift`` chosen so a
-    raw output of 0 gives ``init_scale``."""
+    raw output of 0 gives ``init_scale``. ``softplus`` is floored at ``SCALE_RANGE[0]`` (~3e-7: its input
+    is clipped below at ~-15, gradient straight through), so ``min_scale = 0`` with a raw output of -200
+    gives a tiny positive scale, not 0 and a NaN density; there is no upper cap (targets keep their units)."""
 
     def __init__(self, event_size: int = 1, min_scale: float = 1e-3, init_scale: float = 1.0, **kwargs):
         super().__init__(**kwargs)
         self.event_size = positive_int(event_size, "HeteroscedasticNormalHead", "event_size")
         self.num_params = 2 * self.event_size
-        if not init_scale > min_scale >= 0:
-            raise ValueError(f"HeteroscedasticNormalHead: need init_scale > min_scale >= 0, got {init_scale!r}, "
-                             f"{min_scale!r}")
-        self.min_scale, self.init_scale = float(min_scale), float(init_scale)
-        self._shift = math.log(math.expm1(self.init_scale - self.min_scale))
+        self.init_scale, self.min_scale = _scales("HeteroscedasticNormalHead", init_scale, min_scale)
+        self._shift = _inverse_softplus(self.init_scale - self.min_scale)
 
     def call(self, inputs):
         params = self._params(inputs)
         loc, raw = params[..., :self.event_size], params[..., self.event_size:]
-        return tfd.Independent(tfd.Normal(loc, tf.nn.softplus(raw + self._shift) + self.min_scale), 1)
+        raw = _clip_through(raw + self._shift, _SOFTPLUS_RANGE[0], np.inf)  # softplus never underflows to 0
+        return tfd.Independent(tfd.Normal(loc, tf.nn.softplus(raw) + self.min_scale), 1)
 
     def get_config(self):
         return {**super().get_config(), "event_size": self.event_size, "min_scale": self.min_scale,

@@ -77,7 +77,7 @@ class BayesianELBO:
 
     Args:
       num_examples: ``N``, the training-set size (> 0).
-      kl_weight: ``beta``: a float >= 0 or a schedule ``step -> float`` (e.g.
+      kl_weight: ``beta``: a finite float >= 0 or a schedule ``step -> float`` (e.g.
         :func:`~tfpvae.objectives.linear_warmup` for KL annealing).
       num_samples: ``S`` weight samples per example for the likelihood term.
 
@@ -97,7 +97,7 @@ class BayesianELBO:
         if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples <= 0:
             raise ValueError(f"BayesianELBO: num_samples must be a positive integer, got {num_samples!r}")
         self.num_examples, self.num_samples = int(num_examples), num_samples
-        self.kl_weight = as_schedule(kl_weight)
+        self.kl_weight = as_schedule(kl_weight, "BayesianELBO", "kl_weight")
         self.config = {"objective": "bayesian_elbo", "num_examples": self.num_examples, "num_samples": num_samples,
                        "kl_weight": getattr(self.kl_weight, "config", repr(kl_weight))}
 

@@ -8,7 +8,8 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfpvae._seeds import as_seed
-from tfpvae._validation import check_event_shape
+from tfpvae._validation import check_event_shape, positive_int
+from tfpvae.distributions._checks import FLOAT32_MAX, real_number
 from tfpvae.objectives.schedules import as_schedule
 
 tfd = tfp.distributions
@@ -37,8 +38,8 @@ class ELBO:
         ``"monte_carlo"`` uses ``log q(z|x) - log p(z)`` at the sampled z, with ``log q`` from the
         same pass as the sample (required for flow posteriors, and exact in expectation);
         ``"auto"`` is analytic when TFP has a closed form for the pair, else Monte Carlo.
-      beta: KL weight, a float or a schedule ``step -> beta`` (:mod:`tfpvae.objectives.schedules`).
-      free_bits: ``None`` (off) or the floor ``lambda >= 0`` in nats of free bits (Kingma et al. 2016):
+      beta: KL weight, a finite float >= 0 or a schedule ``step -> beta`` (:mod:`tfpvae.objectives.schedules`).
+      free_bits: ``None`` (off) or the finite floor ``lambda >= 0`` in nats of free bits (Kingma et al. 2016):
         the KL term of the LOSS becomes ``sum_g max(lambda, mean_batch KL_g)`` over latent groups
         ``g``, so no group is pushed below ``lambda`` nats (see :func:`free_bits_kl` for how it is
         spread over the per-example ``loss``). ``elbo`` and ``kl`` stay the true bound and KL.
@@ -63,19 +64,22 @@ class ELBO:
 
     def __init__(self, num_samples: int = 1, kl: str = "auto", beta=1.0, free_bits: float | None = None,
                  free_bits_groups: int | None = None):
-        if not isinstance(num_samples, int) or num_samples < 1:
-            raise ValueError(f"ELBO: num_samples must be a positive int, got {num_samples!r}")
+        positive_int(num_samples, "ELBO", "num_samples")
         if kl not in KL_MODES:
             raise ValueError(f"ELBO: kl must be one of {KL_MODES}, got {kl!r}")
-        if free_bits is not None and not float(free_bits) >= 0:
-            raise ValueError(f"ELBO: free_bits must be None or a float >= 0 (nats), got {free_bits!r}")
+        if free_bits is not None:
+            try:
+                free_bits = real_number(free_bits, "ELBO", "free_bits", low=0.0, high=FLOAT32_MAX)
+            except ValueError:
+                raise ValueError(f"ELBO: free_bits must be None or a float >= 0 (nats; finite), got {free_bits!r}") \
+                    from None
         if free_bits_groups is not None and (isinstance(free_bits_groups, bool) or not isinstance(free_bits_groups, int)
                                              or free_bits_groups < 1):
             raise ValueError(f"ELBO: free_bits_groups must be None or a positive int, got {free_bits_groups!r}")
         if free_bits is None and free_bits_groups is not None:
             raise ValueError("ELBO: free_bits_groups needs free_bits (the floor lambda)")
-        self.num_samples, self.kl, self.beta = num_samples, kl, as_schedule(beta)
-        self.free_bits = None if free_bits is None else float(free_bits)
+        self.num_samples, self.kl, self.beta = num_samples, kl, as_schedule(beta, "ELBO", "beta")
+        self.free_bits = free_bits
         self.free_bits_groups = free_bits_groups
 
     @property

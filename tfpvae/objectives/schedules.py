@@ -1,15 +1,21 @@
-"""Schedules for per-step weights such as the KL weight beta: callables ``step -> float tensor``."""
+"""Schedules for per-step weights such as the KL weight beta: callables ``step -> float tensor``.
+
+Every number that configures a schedule is checked when it is built: a NaN, an infinity or a negative
+weight is a ValueError naming the schedule and the argument, never a NaN loss steps later.
+"""
 
 from __future__ import annotations
 
 import tensorflow as tf
 
+from tfpvae.distributions._checks import FLOAT32_MAX, integer, real_number
+
 __all__ = ["constant", "linear_warmup", "cyclical", "as_schedule"]
 
 
 def constant(value: float):
-    """``beta(step) = value``."""
-    value = float(value)
+    """``beta(step) = value``, a float in ``[0, FLOAT32_MAX]`` (a float32 weight: never NaN or inf)."""
+    value = real_number(value, "constant", "value", low=0.0, high=FLOAT32_MAX)
 
     def schedule(step):
         return tf.constant(value, tf.float32)
@@ -20,9 +26,14 @@ def constant(value: float):
 
 def linear_warmup(warmup_steps: int, final: float = 1.0, initial: float = 0.0, delay: int = 0):
     """``beta`` held at ``initial`` for ``delay`` steps, then linear to ``final`` over ``warmup_steps``
-    (the KL annealing of Bowman et al. 2016 / Sønderby et al. 2016), then constant."""
-    if warmup_steps <= 0:
-        raise ValueError(f"linear_warmup: warmup_steps must be > 0, got {warmup_steps}")
+    (the KL annealing of Bowman et al. 2016 / Sønderby et al. 2016), then constant.
+
+    ``warmup_steps`` is an int >= 1, ``delay`` an int >= 0, ``initial`` and ``final`` floats in ``[0, FLOAT32_MAX]``.
+    """
+    warmup_steps = integer(warmup_steps, "linear_warmup", "warmup_steps", low=1)
+    delay = integer(delay, "linear_warmup", "delay", low=0)
+    initial = real_number(initial, "linear_warmup", "initial", low=0.0, high=FLOAT32_MAX)
+    final = real_number(final, "linear_warmup", "final", low=0.0, high=FLOAT32_MAX)
 
     def schedule(step):
         t = tf.clip_by_value((tf.cast(step, tf.float32) - delay) / float(warmup_steps), 0.0, 1.0)
@@ -56,13 +67,10 @@ def cyclical(period_steps: int, ratio: float = 0.5, final: float = 1.0, num_cycl
     """
     if isinstance(period_steps, bool) or not isinstance(period_steps, int) or period_steps <= 0:
         raise ValueError(f"cyclical: period_steps must be a positive int, got {period_steps!r}")
-    if not 0.0 < float(ratio) <= 1.0:
-        raise ValueError(f"cyclical: ratio must be in (0, 1], got {ratio!r}")
-    if float(final) < 0:
-        raise ValueError(f"cyclical: final must be >= 0, got {final!r}")
+    ratio = real_number(ratio, "cyclical", "ratio", low=0.0, low_open=True, high=1.0)
+    final = real_number(final, "cyclical", "final", low=0.0, high=FLOAT32_MAX)
     if num_cycles is not None and (isinstance(num_cycles, bool) or not isinstance(num_cycles, int) or num_cycles <= 0):
         raise ValueError(f"cyclical: num_cycles must be a positive int or None, got {num_cycles!r}")
-    ratio, final = float(ratio), float(final)
 
     def schedule(step):
         step = tf.cast(step, tf.int64)
@@ -77,14 +85,21 @@ def cyclical(period_steps: int, ratio: float = 0.5, final: float = 1.0, num_cycl
     return schedule
 
 
-def as_schedule(value):
-    """A float becomes :func:`constant`; a callable is returned unchanged."""
+def as_schedule(value, component: str = "as_schedule", what: str = "beta"):
+    """A number becomes :func:`constant`; a callable (a schedule ``step -> float``) is returned unchanged.
+
+    Args:
+      value: a finite float >= 0, or a callable.
+      component, what: named in the error (``ELBO`` / ``beta``, ``BayesianELBO`` / ``kl_weight``).
+
+    Raises:
+      ValueError: ``"{component}: {what} must be a finite float >= 0 or a schedule callable step -> float,
+      got ..."`` for NaN, inf, a negative number, a bool, a string or anything else.
+    """
     if callable(value):
         return value
     try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"beta must be a non-negative float or a schedule callable, got {value!r}") from None
-    if value < 0:
-        raise ValueError(f"beta must be >= 0, got {value}")
-    return constant(value)
+        return constant(real_number(value, component, what, low=0.0, high=FLOAT32_MAX))
+    except ValueError:
+        raise ValueError(f"{component}: {what} must be a finite float >= 0 or a schedule callable step -> float, "
+                         f"got {value!r}") from None
