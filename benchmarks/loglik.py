@@ -174,11 +174,12 @@ def main(argv=None):
 
 
 def _curve_point(logs: dict) -> dict:
-    """An epoch's row of the curve: the ELBO (for IWAE-trained models, the objective's K-sample bound);
-    validation and test values are None on epochs that skipped them."""
+    """An epoch's row of the curve: the logged ``elbo`` (for IWAE-trained models, the objective's K-sample
+    importance-weighted ELBO, which IWAETerms also names ``elbo``); validation and test values are None on
+    epochs that skipped them."""
     def bound(name):
         metrics = logs.get(name)
-        return None if metrics is None else metrics.get("elbo", metrics.get("bound"))
+        return None if metrics is None else metrics["elbo"]
 
     return {"epoch": logs["epoch"], "seconds": logs["seconds"], "train_elbo": bound("train"),
             "validation_elbo": bound("validation"), "test_elbo": bound("test"),

@@ -50,10 +50,14 @@ def log_weights(model, x: tf.Tensor, num_samples: int, seed) -> tf.Tensor:
 
 
 class IWAETerms(NamedTuple):
-    """Per-example terms, each ``[batch]``: ``bound`` is the K-sample IWAE bound, ``loss = -bound``."""
+    """Per-example terms, each ``[batch]``: ``elbo`` is the K-sample importance-weighted ELBO
+    ``log (1/K) sum_k w_k`` (Burda et al.'s bound ``L_K``; ``L_1`` is the ELBO), ``loss = -elbo``.
+
+    The field is named ``elbo`` as in :class:`~tfpvae.objectives.ELBOTerms`, so the reported bound has
+    one name whichever objective trained the model (until tfpvae 0.2 it was called ``bound``)."""
 
     loss: tf.Tensor
-    bound: tf.Tensor
+    elbo: tf.Tensor
 
 
 class IWAE:
@@ -80,5 +84,5 @@ class IWAE:
 
     def __call__(self, model, x, *, seed=None, step=0) -> IWAETerms:
         lw = log_weights(model, x, self.num_samples, seed)
-        bound = log_mean_exp(lw, axis=0)
-        return IWAETerms(loss=-bound, bound=bound)
+        elbo = log_mean_exp(lw, axis=0)
+        return IWAETerms(loss=-elbo, elbo=elbo)
