@@ -213,6 +213,26 @@ def test_epoch_images_give_one_gif_frame_per_epoch_even_when_resumed(tmp_path):
         P.make_gif(tmp_path / "ckpt", tmp_path / "x.gif")
 
 
+@pytest.mark.parametrize("gif_scale", [0.5, 2.0])
+def test_epoch_images_pass_their_gif_scale_to_make_gif(gif_scale, tmp_path):
+    decode = lambda z: tf.tile(tf.reshape(tfd.Normal(0.0, 1.0).cdf(z[:, :1]), [-1, 1, 1]), [1, 6, 6])  # noqa: E731
+    cb = P.EpochImages(tmp_path / "frames", np.linspace(-1, 1, 8).reshape(4, 2), decode_fn=decode, image_shape=(6, 6),
+                       gif_path=tmp_path / "g.gif", gif_scale=gif_scale, pixel_scale=2.0)
+    for epoch in (1, 2, 3):
+        cb.on_epoch_end(None, {"epoch": epoch})
+    cb.on_train_end(None)
+    w, h = _png_size(tmp_path / "frames" / "epoch_0001.png")
+    with Image.open(tmp_path / "g.gif") as gif:
+        assert gif.n_frames == 3 and gif.size == (round(w * gif_scale), round(h * gif_scale))
+        frame = np.asarray(gif.convert("RGB"), np.int16)
+    if gif_scale == 2.0:  # enlarged by nearest neighbour: every 2 x 2 block is one frame pixel, edges stay sharp
+        np.testing.assert_array_equal(frame[0::2, 0::2], frame[1::2, 1::2])
+    with pytest.raises(ValueError, match="EpochImages: gif_scale must be a number > 0, got 0"):
+        P.EpochImages(tmp_path / "x", np.zeros((1, 2)), decode_fn=decode, gif_scale=0)
+    with pytest.raises(ValueError, match="make_gif: scale must be a number > 0, got -1"):
+        P.make_gif(tmp_path / "frames", tmp_path / "bad.gif", scale=-1)
+
+
 def test_plot_kind_covers_every_cli_kind_and_names_what_is_missing(tiny, x64):
     metrics = {"epochs": [{"epoch": 1, "train": {"elbo": -3.0, "log_likelihood": -2.0, "kl": 1.0}}]}
     attributes = x64[:, 0] > 0.5

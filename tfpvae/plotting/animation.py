@@ -42,7 +42,11 @@ class EpochImages(Callback):
       model: a VAE; frames show ``model.decode(latents).mean()``. Or give ``decode_fn``.
       decode_fn: ``latents -> distribution`` (its ``.mean()`` is drawn) or ``-> images``.
       gif_path: if given, :func:`make_gif` assembles the frames there when training ends.
+      fps: GIF frames per second.
+      gif_scale: the GIF's frames are the PNG frames resized by this factor (``make_gif(scale=)``):
+        below 1 for a smaller file, above 1 to enlarge them (nearest-neighbour, pixels stay sharp).
       value_range, image_shape, ncols: as in :func:`tfpvae.plotting.grid_figure`.
+      pixel_scale: screen pixels per image pixel in the PNG frames.
 
     Example:
       >>> cb = EpochImages("frames", tf.zeros([4, 2]), decode_fn=lambda z: tf.zeros([4, 8, 8]))
@@ -52,10 +56,13 @@ class EpochImages(Callback):
 
     def __init__(self, directory, latents, model=None, decode_fn: Callable | None = None, *, gif_path=None,
                  fps: float = 4.0, value_range: tuple[float, float] = (0.0, 1.0),
-                 image_shape: Sequence[int] | None = None, ncols: int | None = None, pixel_scale: float = 3.0):
+                 image_shape: Sequence[int] | None = None, ncols: int | None = None, pixel_scale: float = 3.0,
+                 gif_scale: float = 1.0):
         if (model is None) == (decode_fn is None):
             raise ValueError("EpochImages: give exactly one of model and decode_fn")
-        self.directory, self.gif_path, self.fps = Path(directory), gif_path, fps
+        _check_positive("EpochImages", "gif_scale", gif_scale)
+        _check_positive("EpochImages", "fps", fps)
+        self.directory, self.gif_path, self.fps, self.gif_scale = Path(directory), gif_path, fps, float(gif_scale)
         self.latents = tf.constant(np.asarray(latents, np.float32))
         self.model, self.decode_fn = model, decode_fn
         self.value_range, self.ncols, self.pixel_scale = value_range, ncols, pixel_scale
@@ -78,27 +85,38 @@ class EpochImages(Callback):
 
     def on_train_end(self, state):
         if self.gif_path is not None and frame_paths(self.directory):
-            make_gif(self.directory, self.gif_path, self.fps)
+            make_gif(self.directory, self.gif_path, self.fps, scale=self.gif_scale)
+
+
+def _check_positive(component: str, name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not value > 0:
+        raise ValueError(f"{component}: {name} must be a number > 0, got {value!r}")
 
 
 def make_gif(frames_dir, path, fps: float = 4.0, *, loop: int = 0, scale: float = 1.0) -> Path:
     """Assemble the ``epoch_N.png`` frames of ``frames_dir`` into an animated GIF at ``path``, one
-    frame per epoch in epoch order (frames of another size are resized to the first's; ``scale < 1``
-    shrinks them all, for a smaller file), written atomically. Returns ``path``."""
+    frame per epoch in epoch order, written atomically. Returns ``path``.
+
+    ``scale`` resizes every frame to ``round(scale * size)`` of the first frame: ``< 1`` shrinks them
+    (Lanczos) for a smaller file, ``> 1`` enlarges them (nearest neighbour, so image pixels stay
+    sharp squares). Frames of another size than the first are resized to the first's."""
     from PIL import Image
 
     from tfpvae.training.io import atomic_write_bytes
 
+    _check_positive("make_gif", "scale", scale)
+    _check_positive("make_gif", "fps", fps)
     paths = frame_paths(frames_dir)
     if not paths:
         raise ValueError(f"make_gif: no epoch_N.png frames in {frames_dir}")
+    resample = Image.NEAREST if scale > 1 else Image.LANCZOS
     frames = []
     for p in paths:
         with Image.open(p) as im:
             frame = im.convert("RGB")
-        size = frames[0].size if frames else (round(frame.width * scale), round(frame.height * scale))
+        size = frames[0].size if frames else (max(1, round(frame.width * scale)), max(1, round(frame.height * scale)))
         if frame.size != size:
-            frame = frame.resize(size, Image.LANCZOS)
+            frame = frame.resize(size, resample)
         frames.append(frame)
     buffer = io.BytesIO()
     # Each frame carries its epoch in the title, so Pillow never merges two frames as identical.
