@@ -123,6 +123,26 @@ KINDS = {
 }
 
 
+@pytest.mark.parametrize("kind", sorted(set(KINDS) - {"scatter"}))
+def test_every_grid_plot_draws_into_a_given_axes(kind, tiny, x64, tmp_path):
+    """``ax=`` puts the same picture into a panel of the caller's figure (as ``latent_scatter(ax=)``
+    does), its title on the panel, and returns that figure without adding axes."""
+    alone = KINDS[kind](tiny, x64)
+    fig = P.figures.new_figure((8, 3), dpi=50)
+    left, right = fig.subplots(1, 2)
+    out = {"samples": lambda: P.sample_grid(tiny, 9, seed=0, ax=right),
+           "reconstructions": lambda: P.reconstruction_figure(tiny, x64[:6], ax=right),
+           "manifold": lambda: P.latent_manifold(tiny, num=4, ax=right),
+           "traversal": lambda: P.traversal(tiny, x64[:2], 0, ax=right),
+           "interpolation": lambda: P.interpolation(tiny, x64[:2], x64[2:4], num=5, ax=right),
+           "attributes": lambda: P.attribute_strips(tiny, x64[:2], [[1.0, 0.0]], k=2, num=5, ax=right)}[kind]()
+    assert out is fig and fig.axes == [left, right] and not left.images
+    np.testing.assert_array_equal(np.asarray(right.images[0].get_array()), _image_of(alone))
+    assert right.get_title() == alone._suptitle.get_text() and fig._suptitle is None
+    assert [t.get_text() for t in right.get_xticklabels()] == [t.get_text() for t in alone.axes[0].get_xticklabels()]
+    assert _png_size(P.save_figure(fig, tmp_path / "panel.png")) == (400, 150)  # the caller's size
+
+
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_every_plot_kind_writes_a_png_of_the_requested_pixel_size(kind, tiny, x64, tmp_path):
     fig = KINDS[kind](tiny, x64)

@@ -52,27 +52,35 @@ def image_grid(images, ncols: int | None = None, image_shape: Sequence[int] | No
 def grid_figure(images, ncols: int | None = None, *, image_shape: Sequence[int] | None = None,
                 value_range: Range = (0.0, 1.0), title: str | None = None, row_labels: Sequence[str] | None = None,
                 col_labels: Sequence[str] | None = None, pixel_scale: float = 3.0, figsize: tuple | None = None,
-                dpi: int = 100):
+                dpi: int = 100, ax=None):
     """A ``Figure`` of the tiled ``images`` (see :func:`image_grid`), optionally labelled.
 
     The default size gives each image pixel ``pixel_scale`` screen pixels, plus margins for the
     title and labels; ``figsize`` (inches) overrides it. Clipping notes are appended to the title.
+    ``ax``: draw into this matplotlib ``Axes`` instead (e.g. a panel of a figure of several plots;
+    the title becomes the Axes' title, ``figsize``/``pixel_scale``/``dpi`` are unused) and return its
+    figure. Every grid plot (samples, reconstructions, manifold, traversal, interpolation,
+    attribute strips) passes ``ax`` through to here.
     """
     arr = as_images(images, image_shape)
     scaled, note = to_display(arr, value_range)
     ncols = ncols or math.ceil(math.sqrt(len(arr)))
     grid = _tile(scaled, ncols, 1)
     title = titled(title, note)
-    top = 0.0 if not title else 0.2 + 0.18 * title.count("\n") + 0.15
-    left = 0.0 if not row_labels else 0.12 + 0.07 * max(len(str(s)) for s in row_labels)
-    bottom = 0.0 if not col_labels else 0.3
-    if figsize is None:
-        w_in, h_in = grid.shape[1] * pixel_scale / dpi, grid.shape[0] * pixel_scale / dpi
-        figsize = (max(w_in + left + 0.05, 1.5), max(h_in + top + bottom + 0.05, 1.0))
-    fig = new_figure(figsize, dpi)
-    fw, fh = figsize
-    width, height = max(fw - left - 0.05, 0.1), max(fh - top - bottom - 0.05, 0.1)
-    ax = fig.add_axes([left / fw, bottom / fh, width / fw, height / fh])
+    if ax is None:
+        top = 0.0 if not title else 0.2 + 0.18 * title.count("\n") + 0.15
+        left = 0.0 if not row_labels else 0.12 + 0.07 * max(len(str(s)) for s in row_labels)
+        bottom = 0.0 if not col_labels else 0.3
+        if figsize is None:
+            w_in, h_in = grid.shape[1] * pixel_scale / dpi, grid.shape[0] * pixel_scale / dpi
+            figsize = (max(w_in + left + 0.05, 1.5), max(h_in + top + bottom + 0.05, 1.0))
+        fig = new_figure(figsize, dpi)
+        fw, fh = figsize
+        width, height = max(fw - left - 0.05, 0.1), max(fh - top - bottom - 0.05, 0.1)
+        ax = fig.add_axes([left / fw, bottom / fh, width / fw, height / fh])
+        own = True
+    else:
+        fig, own = ax.figure, False
     ax.imshow(grid, cmap="gray" if grid.ndim == 2 else None, vmin=0.0, vmax=1.0, interpolation="nearest")
     h, w = arr.shape[1:3]
     ax.set_xticks([]), ax.set_yticks([])
@@ -85,8 +93,10 @@ def grid_figure(images, ncols: int | None = None, *, image_shape: Sequence[int] 
     ax.tick_params(length=0)
     for side in ax.spines.values():
         side.set_visible(False)
-    if title:
+    if title and own:
         fig.suptitle(title, fontsize=8, y=1.0 - 0.05 / fh, va="top")
+    elif title:
+        ax.set_title(title, fontsize=8)
     return fig
 
 
@@ -107,7 +117,8 @@ def sample_grid(model, num: int = 100, *, seed=0, prior=None, ncols: int | None 
     ``prior``: the sampling distribution; the model's own prior by default (``model.sample``), or
     e.g. :func:`tfpvae.latent.aggregate_posterior` (the sampling trick; the only way to sample an
     autoencoder). ``seed``: an int ``n`` (stateless ``[0, n]``) or a shape-[2] seed. Other keywords
-    go to :func:`grid_figure`.
+    go to :func:`grid_figure`: e.g. ``ax=`` draws into an existing matplotlib ``Axes`` (samples of
+    two models side by side) and returns its figure.
     """
     from tfpvae._seeds import as_seed
 
