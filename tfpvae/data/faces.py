@@ -91,8 +91,8 @@ def load_celeb_a(*, download="auto", tfds_data_dir=None, size: int = 64, max_exa
       download: "auto" (download if the hosts answer), True or False (only data already prepared).
       tfds_data_dir: tfds data dir; default ``$TFDS_DATA_DIR`` or ``~/tensorflow_datasets``.
       size: output height and width (64 by default; the registered ``event_shape``).
-      max_examples: keep at most this many images per split (all 162,770 train images at 64 x 64
-        take 2 GB).
+      max_examples: keep the first ``max_examples`` images of each split (tfds decodes only those;
+        all 162,770 train images at 64 x 64 take 2 GB); an int >= 1, or None for all.
       batch_size: images decoded per tfds batch.
 
     Returns:
@@ -102,7 +102,13 @@ def load_celeb_a(*, download="auto", tfds_data_dir=None, size: int = 64, max_exa
     Raises:
       DataUnavailableError: tfds cannot provide celeb_a (not prepared and no download possible:
         offline, ``TFPVAE_OFFLINE=1``, ``download=False``, or tfds failed); the message says which.
+      ValueError: ``max_examples`` or ``size`` is not an int >= 1.
     """
+    for arg, value, optional in (("max_examples", max_examples, True), ("size", size, False)):
+        if (value is None and optional) or (not isinstance(value, bool) and isinstance(value, (int, np.integer))
+                                            and value >= 1):
+            continue
+        raise ValueError(f"load_celeb_a: {arg} must be an int >= 1{' or None' if optional else ''}, got {value!r}")
     data_dir = Path(tfds_data_dir or tfds_source.default_tfds_data_dir()).expanduser()
     try:
         must_download = tfds_source._check_can_load("celeb_a", download, data_dir)
