@@ -2,6 +2,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TFPVAE_OFFLINE", "1")  # tests never download
+os.environ.setdefault("TFPVAE_AUTO_JIT", "0")  # fit(jit_compile="auto") stays uncompiled: tests pass True to test XLA
 
 from pathlib import Path  # noqa: E402
 

@@ -19,11 +19,11 @@ Corrupt or truncated files raise a one-line `DataFileError` naming the file.
 from tfpvae.data.info import (DATASETS, KNOWN_DATASETS, DataArrays, DataFileError,
                               DatasetInfo, DataUnavailableError, dataset_info)
 from tfpvae.data.loaders import EmbeddedSampleWarning, load_arrays
-from tfpvae.data.pipeline import BINARIZE_MODES, make_dataset
+from tfpvae.data.pipeline import BINARIZE_MODES, ArrayData, make_dataset
 from tfpvae.data.support import SUPPORT_LIKELIHOODS, GreyLevelWarning, check_support
 
 __all__ = [
-    "BINARIZE_MODES", "DATASETS", "DataArrays", "DataFileError", "DataUnavailableError",
+    "ArrayData", "BINARIZE_MODES", "DATASETS", "DataArrays", "DataFileError", "DataUnavailableError",
     "DatasetInfo", "EmbeddedSampleWarning", "GreyLevelWarning", "KNOWN_DATASETS",
     "SUPPORT_LIKELIHOODS", "check_support", "dataset_info", "load_arrays", "make_dataset",
 ]

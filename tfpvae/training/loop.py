@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Generator, Sequence
@@ -12,8 +13,11 @@ import keras
 import tensorflow as tf
 
 from tfpvae._validation import positive_int
+from tfpvae.training.compilation import resolve_jit_compile
 from tfpvae.training.precision import set_precision
-from tfpvae.training.step import NONFINITE_POLICIES, Totals, make_evaluate, make_train_loop, make_train_step
+from tfpvae.data.pipeline import ArrayData
+from tfpvae.training.step import (NONFINITE_POLICIES, Totals, make_array_train_loop, make_evaluate, make_train_loop,
+                                   make_train_step)
 from tfpvae.training.variables import hidden_variables, trainable_variables
 
 __all__ = ["fit", "fit_epochs", "TrainingState"]
@@ -52,10 +56,10 @@ def _first_batch(data: DataArg):
 
 
 def fit(model, objective, train_data: DataArg, *, epochs: int, optimizer: keras.optimizers.Optimizer | None = None,
-        validation_data: DataArg | None = None, callbacks: Sequence = (), seed: int = 0, jit_compile: bool = False,
-        variables: Sequence | None = None, steps_per_execution: int = 50, validation_freq: int = 1,
-        strategy: tf.distribute.Strategy | None = None, precision: str | None = None, nonfinite: str = "stop",
-        clip_norm: float | None = None) -> TrainingState:
+        validation_data: DataArg | None = None, callbacks: Sequence = (), seed: int = 0,
+        jit_compile: bool | str = "auto", variables: Sequence | None = None, steps_per_execution: int = 50,
+        validation_freq: int = 1, strategy: tf.distribute.Strategy | None = None, precision: str | None = None,
+        nonfinite: str = "stop", clip_norm: float | None = None) -> TrainingState:
     """Train ``model`` by minimising ``objective`` for ``epochs`` epochs.
 
     Args:
@@ -63,7 +67,9 @@ def fit(model, objective, train_data: DataArg, *, epochs: int, optimizer: keras.
       objective: callable ``(model, batch, *, seed, step) -> NamedTuple`` with a per-example ``loss``.
       train_data: a ``tf.data.Dataset`` of *global* batches, or ``epoch -> Dataset`` so that
         shuffling and data noise depend on the epoch alone (a resumed run then sees exactly the
-        data it would have seen).
+        data it would have seen), or in-memory :class:`tfpvae.data.ArrayData`, the fastest: on
+        one replica its batches are gathered inside the compiled loop, ``steps_per_execution``
+        steps per call (the same batches its ``tf.data`` form gives, in the same order).
       epochs: total epochs; a run restored by a checkpoint callback continues to this number.
       optimizer: a Keras 3 optimizer; ``keras.optimizers.Adam(1e-3)`` by default.
       validation_data: evaluated after every epoch with fixed seeds; logged under ``"validation"``.
@@ -75,8 +81,10 @@ def fit(model, objective, train_data: DataArg, *, epochs: int, optimizer: keras.
         and the monitoring callbacks (checkpoint, early stopping) skip them.
       callbacks: :class:`tfpvae.training.Callback` instances (progress, checkpoints, early stopping, ...).
       seed: base of every stateless seed of the run (each replica folds in its id).
-      jit_compile: compile the step with XLA (fuses the many small ops of a step; see benchmarks/);
-        one replica only.
+      jit_compile: compile the training loop with XLA, which fuses the many small ops of a step
+        (``True``; one replica only), or not (``False``). ``"auto"`` (default) compiles models
+        without convolutions on one replica, where XLA was measured faster on CPU
+        (:mod:`tfpvae.training.compilation` states the rule; benchmarks/README.md the figures).
       steps_per_execution: train steps run inside one compiled call (an in-graph loop over the
         data iterator); callbacks' ``on_batch_end`` sees every this-many steps. 1 gives a Python
         call per step, useful for debugging.
@@ -161,7 +169,8 @@ def _distribute(strategy, dataset: tf.data.Dataset):
 
 def fit_epochs(model, objective, train_data: DataArg, *, epochs: int,
                optimizer: keras.optimizers.Optimizer | None = None, validation_data: DataArg | None = None,
-               callbacks: Sequence = (), seed: int = 0, jit_compile: bool = False, variables: Sequence | None = None,
+               callbacks: Sequence = (), seed: int = 0, jit_compile: bool | str = "auto",
+               variables: Sequence | None = None,
                steps_per_execution: int = 50, validation_freq: int = 1,
                strategy: tf.distribute.Strategy | None = None, precision: str | None = None, nonfinite: str = "stop",
                clip_norm: float | None = None) -> Generator[TrainingState, None, TrainingState]:
@@ -183,9 +192,6 @@ def fit_epochs(model, objective, train_data: DataArg, *, epochs: int,
     if nonfinite not in NONFINITE_POLICIES:
         raise ValueError(f"fit: nonfinite must be one of {NONFINITE_POLICIES}, got {nonfinite!r}")
     strategy = strategy or tf.distribute.get_strategy()
-    if jit_compile and strategy.num_replicas_in_sync > 1:
-        raise ValueError(f"fit: jit_compile compiles a one-replica step; with {strategy.num_replicas_in_sync} replicas "
-                         "the guarded update needs a cross-replica condition XLA cannot compile: drop jit_compile")
     with strategy.scope():
         optimizer = optimizer or keras.optimizers.Adam(1e-3)
         if precision == "mixed_float16" and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
@@ -202,6 +208,7 @@ def fit_epochs(model, objective, train_data: DataArg, *, epochs: int,
         _check_in_scope(variables, strategy)
         optimizer.build(variables)
         totals = Totals(term_names)
+    jit_compile = resolve_jit_compile(jit_compile, model, strategy)  # the model is built now
     state = TrainingState(model, objective, optimizer, variables, seed, epochs=epochs, strategy=strategy,
                           precision=precision)
     train_step = make_train_step(model, objective, optimizer, state.variables, seed=[seed, 0],
@@ -209,23 +216,41 @@ def fit_epochs(model, objective, train_data: DataArg, *, epochs: int,
     run_steps = make_train_loop(train_step, steps_per_execution, num_flags=len(term_names) + 1, strategy=strategy,
                                 stop_on_bad=nonfinite == "stop")
     evaluate = make_evaluate(model, objective, seed=[seed, 1], jit_compile=jit_compile)
+    if isinstance(train_data, ArrayData) and strategy.num_replicas_in_sync == 1:
+        run_arrays = make_array_train_loop(train_step, train_data, num_flags=len(term_names) + 1,
+                                           jit_compile=jit_compile, stop_on_bad=nonfinite == "stop")
+
+        def executions(epoch: int):
+            """In-memory data: batches gathered inside the compiled loop, ``steps_per_execution`` per call."""
+            order, noise_seed = train_data.plan(epoch)
+            for first in range(0, train_data.full_batches, steps_per_execution):
+                yield run_arrays(order, noise_seed, first, min(steps_per_execution, train_data.full_batches - first))
+            if train_data.remainder:
+                yield run_arrays(order, noise_seed, train_data.full_batches, 1, train_data.remainder)
+    else:
+        def executions(epoch: int):
+            """A tf.data pipeline: batches pulled from its iterator inside the compiled loop."""
+            iterator = iter(_distribute(strategy, _dataset_for(train_data, epoch)))
+            try:
+                while True:
+                    taken, ok, bad = result = run_steps(iterator)
+                    yield result
+                    if int(taken) < steps_per_execution or (not bool(ok) and nonfinite == "stop"):
+                        return
+            finally:
+                del iterator  # free the input pipeline (and its threads) before validation and callbacks
     _call(callbacks, "on_train_begin", state)
     while state.epoch < epochs and not state.stop_training:
         totals.reset()
         _call(callbacks, "on_epoch_begin", state)
         start, steps = time.perf_counter(), 0
-        iterator = iter(_distribute(strategy, _dataset_for(train_data, state.epoch)))
-        while True:
-            taken, ok, bad = run_steps(iterator)
-            steps += int(taken)
-            if not bool(ok) and nonfinite == "stop":
-                del iterator
-                raise _nonfinite_error(term_names, bad, optimizer, state.epoch + 1, steps)
-            if int(taken):
-                _call(callbacks, "on_batch_end", state, steps, totals)
-            if int(taken) < steps_per_execution:
-                break
-        del iterator  # free the input pipeline (and its threads) before validation and callbacks
+        with contextlib.closing(executions(state.epoch)) as runs:
+            for taken, ok, bad in runs:
+                steps += int(taken)
+                if not bool(ok) and nonfinite == "stop":
+                    raise _nonfinite_error(term_names, bad, optimizer, state.epoch + 1, steps)
+                if int(taken):
+                    _call(callbacks, "on_batch_end", state, steps, totals)
         train, count = totals.read()  # waits for the device
         seconds = time.perf_counter() - start
         logs: dict[str, Any] = {"epoch": state.epoch + 1, "train": train, "seconds": seconds,

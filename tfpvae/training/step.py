@@ -19,7 +19,8 @@ from collections.abc import Sequence
 import keras
 import tensorflow as tf
 
-__all__ = ["make_train_step", "make_train_loop", "make_evaluate", "step_seed", "Totals", "NONFINITE_POLICIES"]
+__all__ = ["make_train_step", "make_train_loop", "make_array_train_loop", "make_evaluate", "step_seed", "Totals",
+           "NONFINITE_POLICIES"]
 
 _EVAL_SALT = 2**30  # evaluation seeds never collide with training seeds
 NONFINITE_POLICIES = ("stop", "skip")
@@ -221,6 +222,37 @@ def make_train_loop(train_step, steps_per_execution: int, *, num_flags: int,
         return taken, ok, bad
 
     return run
+
+
+def make_array_train_loop(train_step, data, *, num_flags: int, jit_compile: bool = False, stop_on_bad: bool = True):
+    """Build ``run(order, noise_seed, start, count) -> (steps taken, ok, bad)`` for in-memory data
+    (:class:`tfpvae.data.ArrayData`): ``count`` steps on batches ``start, start + 1, ...`` of the
+    epoch whose plan is ``(order, noise_seed)``, each batch gathered from the in-memory tensor inside
+    the compiled loop. With ``jit_compile`` the whole multi-step loop -- gathers, steps, guard and
+    optimizer updates -- is one XLA computation, which is where XLA pays most on CPU (the many small
+    ops of a step fuse, and nothing returns to Python between steps). ``count`` and ``start`` are
+    tensors, so one trace serves every call; the epoch's last, smaller batch (if any) is one more
+    trace, run with ``run(..., start=data.full_batches, count=1, size=data.remainder)``."""
+    step = getattr(train_step, "python_function", train_step)  # traced inline: one compiled unit
+
+    def run(images, labels, order, noise_seed, start, count, size):
+        taken, ok, bad = tf.constant(0), tf.constant(True), tf.zeros([num_flags])
+        # a while loop on `taken < count`, not `for i in tf.range(count)`: XLA takes a range's limit
+        # as a compile-time constant and would compile again for every count (measured)
+        while taken < count:
+            ok, bad = step(data.batch(order, noise_seed, tf.cast(start + taken, tf.int64), size, images, labels))
+            taken += 1
+            if stop_on_bad and not ok:
+                break
+        return taken, ok, bad
+
+    compiled = tf.function(run, jit_compile=jit_compile)
+
+    def call(order, noise_seed, start: int, count: int, size: int | None = None):
+        return compiled(data.images, data.labels, order, noise_seed, tf.constant(start, tf.int32),
+                        tf.constant(count, tf.int32), data.batch_size if size is None else size)
+
+    return call
 
 
 def make_evaluate(model, objective, *, seed, jit_compile: bool = False):

@@ -1,0 +1,64 @@
+"""When a training loop is compiled with XLA: ``fit(..., jit_compile="auto")``.
+
+The rule, measured on this project's 2-core CPU machine (benchmarks/README.md, section 2): XLA
+fuses the many small element-wise ops of a step (activations, the reparameterisation, the KL, the
+log-likelihood, Adam's updates), which is most of an MLP model's time, so dense models -- MLP VAEs,
+IAF/MAF flows, Bayesian MLPs -- train faster compiled; XLA's CPU convolutions are slower than
+TensorFlow's oneDNN kernels (the conv VAE's step 25 ms vs 16.5 ms), so models holding a
+convolution layer are not compiled. A multi-replica step is never compiled (its guarded update
+needs a cross-replica condition that XLA cannot hold). Compiling costs a few seconds once, in the
+first epoch; ``TFPVAE_AUTO_JIT=0`` in the environment makes ``"auto"`` never compile (for
+debugging, and for the test suite, whose hundreds of short fits would pay it each time).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import tensorflow as tf
+
+from tfpvae.training.variables import _LEAF_TYPES, _is_variable, _tracked_children
+
+__all__ = ["JIT_MODES", "has_convolution", "resolve_jit_compile"]
+
+JIT_MODES = (True, False, "auto")
+
+
+def _is_convolution(obj: Any) -> bool:
+    return any(cls.__name__.startswith(("Conv", "BaseConv", "DepthwiseConv", "SeparableConv"))
+               for cls in type(obj).__mro__)
+
+
+def has_convolution(*objects: Any) -> bool:
+    """Whether any object tracked by ``objects`` (Keras layers, ``tf.Module`` attributes, lists and
+    dicts of them) is a convolution layer: Keras' ``Conv*`` layers and tfpvae's Bayesian ``Conv2D*``."""
+    queue, seen = list(objects), set()
+    while queue:
+        obj = queue.pop()
+        if id(obj) in seen or isinstance(obj, _LEAF_TYPES) or _is_variable(obj):
+            continue
+        seen.add(id(obj))
+        if _is_convolution(obj):
+            return True
+        if isinstance(obj, dict):
+            queue += list(obj.values())
+        elif isinstance(obj, (list, tuple)):
+            queue += list(obj)
+        else:
+            queue += [child for _, child in _tracked_children(obj)]
+    return False
+
+
+def resolve_jit_compile(jit_compile, model, strategy: tf.distribute.Strategy) -> bool:
+    """``jit_compile`` as a bool: ``True``/``False`` as given (``True`` is refused with more than one
+    replica), ``"auto"`` by the rule in this module's docstring."""
+    if jit_compile not in JIT_MODES or (jit_compile == "auto" and not isinstance(jit_compile, str)):
+        raise ValueError(f"fit: jit_compile must be True, False or 'auto', got {jit_compile!r}")
+    replicas = strategy.num_replicas_in_sync
+    if jit_compile is True and replicas > 1:
+        raise ValueError(f"fit: jit_compile compiles a one-replica step; with {replicas} replicas "
+                         "the guarded update needs a cross-replica condition XLA cannot compile: drop jit_compile")
+    if jit_compile == "auto":
+        return replicas == 1 and os.environ.get("TFPVAE_AUTO_JIT", "1") != "0" and not has_convolution(model)
+    return bool(jit_compile)
