@@ -20,7 +20,8 @@ from tfpvae._seeds import as_seed
 
 tfd = tfp.distributions
 
-__all__ = ["posterior_means", "aggregate_posterior", "compare_priors", "attribute_vector", "edit", "slerp", "lerp"]
+__all__ = ["posterior_means", "aggregate_posterior", "compare_priors", "attribute_vector", "edit", "traverse",
+           "aligned_dimension", "slerp", "lerp"]
 
 
 def _batches(data, batch_size: int):
@@ -167,6 +168,51 @@ def edit(model, x, vectors, magnitudes) -> tfd.Distribution:
     z = posterior_means(model, x)
     shift = tf.linalg.matmul(m if m.shape.rank == 2 else m[None], v)  # [K or 1, d]
     return model.decode(z + shift[0] if m.shape.rank == 1 else z[None] + shift[:, None])
+
+
+def traverse(model, x, dim: int, values) -> tfd.Distribution:
+    """``p(x | z')`` where ``z'`` is the posterior mean of each ``x`` ``[N, ...]`` with latent ``dim``
+    set to each of ``values`` ``[V]``: a distribution with batch ``[V, N]`` (a latent traversal).
+
+    Example:
+      >>> class Identity(tf.Module):
+      ...     def encode(self, x): return tfd.MultivariateNormalDiag(x, tf.ones_like(x))
+      ...     def decode(self, z): return tfd.Independent(tfd.Normal(z, 1.0), 1)
+      ...     latent_dim = 2
+      >>> traverse(Identity(), [[5.0, 6.0]], 0, [-1.0, 1.0]).mean().numpy().tolist()
+      [[[-1.0, 6.0]], [[1.0, 6.0]]]
+    """
+    z = tf.convert_to_tensor(posterior_means(model, x), tf.float32)
+    d = int(z.shape[-1])
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or not 0 <= dim < d:
+        raise ValueError(f"traverse: dim must be an int in [0, {d}), got {dim!r}")
+    values = tf.reshape(tf.convert_to_tensor(values, tf.float32), [-1, 1, 1])  # [V, 1, 1]
+    mask = tf.one_hot(dim, d)  # [d]
+    return model.decode(z[None] * (1.0 - mask) + values * mask)  # [V, N, d]
+
+
+def aligned_dimension(model, x, factor) -> tuple[int, np.ndarray]:
+    """The latent dimension best aligned with a known factor of variation: ``argmax_j
+    |corr(E_q[z_j|x], factor)|`` over the examples ``x`` ``[N, ...]`` (held-out data, say).
+
+    Args:
+      factor: ``[N]`` numbers (e.g. a sprite's x position). Dimensions whose posterior means do not
+        vary over ``x`` (inactive units) have correlation 0.
+
+    Returns:
+      ``(dim, |correlations|)``, the latter float64 ``[latent_dim]``.
+    """
+    z = np.asarray(posterior_means(model, x), np.float64)
+    f = np.asarray(factor, np.float64).reshape(-1)
+    if len(f) != len(z) or len(z) < 3:
+        raise ValueError(f"aligned_dimension: need a factor value for each of at least 3 examples; got {len(f)} "
+                         f"values for {len(z)} examples")
+    if not np.std(f) > 0:
+        raise ValueError("aligned_dimension: the factor is constant over x; no dimension can align with it")
+    zc, fc = z - z.mean(0), f - f.mean()
+    norms = np.sqrt((zc**2).sum(0) * (fc**2).sum())
+    corr = np.abs(np.divide(zc.T @ fc, norms, out=np.zeros(z.shape[1]), where=norms > 0))
+    return int(np.argmax(corr)), corr
 
 
 def lerp(a, b, t) -> tf.Tensor:

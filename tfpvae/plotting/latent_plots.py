@@ -102,14 +102,13 @@ def traversal(model, x, dim: int, *, values=None, show_input: bool = True, value
     if not 0 <= dim < model.latent_dim:
         raise ValueError(f"traversal: dim must be in [0, {model.latent_dim}), got {dim}")
     values = np.linspace(-3.0, 3.0, 9) if values is None else np.asarray(values, np.float32)
-    z = np.asarray(latent.posterior_means(model, x))
-    zs = np.repeat(z[:, None], len(values), 1)  # [N, V, d]
-    zs[:, :, dim] = values
+    means = np.asarray(latent.traverse(model, x, dim, values).mean())  # [V, N, ...]
+    n = means.shape[1]
     shape = image_shape or model_image_shape(model)
-    tiles = as_images(model.decode(zs.reshape(-1, z.shape[1])).mean(), shape).reshape(len(z), len(values), -1)
+    tiles = as_images(np.swapaxes(means, 0, 1).reshape(n * len(values), -1), shape).reshape(n, len(values), -1)
     labels = [f"{v:.2g}" for v in values]
     if show_input:
-        inputs = as_images(x, shape).reshape(len(z), 1, -1)
+        inputs = as_images(x, shape).reshape(n, 1, -1)
         tiles, labels = np.concatenate([inputs, tiles], 1), ["input"] + labels
     size = as_images(x[:1], shape).shape[1:]
     return grid_figure(tiles.reshape(-1, *size), len(labels), value_range=value_range, col_labels=labels,
