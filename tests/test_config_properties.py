@@ -16,10 +16,8 @@ Never another exception, never a config holding a NaN, an inf or an out-of-range
 trained and TensorFlow is not imported (Keras is, once, to check activation names), so the file runs in
 seconds.
 
-Gaps found by these properties live in ``runs/config.py`` / ``cli.py``, whose owner fixes them: each is a
-strict xfail below (``test_known_gap_*``), and the properties skip exactly the inputs those cover
-(:func:`_known_gap`). When a gap is fixed its xfail XPASSes (a failure, being strict): remove the xfail
-and its clause in :func:`_known_gap` together.
+The cases these properties found (ints beyond int32, floats beyond float32, empty paths, unknown
+activations, wrong Python types, a damaged config.json) are pinned by the tests at the end.
 """
 
 import contextlib
@@ -48,8 +46,7 @@ INT_LISTS = ("hidden", "flow_hidden")
 POSITIVE_FLOATS = ("learning_rate", "clip_norm")
 NON_NEGATIVE_FLOATS = ("beta",)
 PATHS = ("data_dir", "output", "tensorboard")
-NAMES = ("activation",)
-SWITCHES = ("jit", "gif", "quiet")
+SWITCHES = ("jit", "gif", "quiet")  # --jit alone means --jit on
 CHOICE_FIELDS = tuple(CHOICES)
 
 
@@ -91,13 +88,12 @@ def _values(field: str):
         return _float_text
     if field in PATHS:
         return _path_text
-    if field in NAMES:
-        return _name_text
+    if field == "activation":
+        return st.one_of(_name_text, _choice_text(field))
     return _choice_text(field)
 
 
-VALUED = POSITIVE_INTS + NON_NEGATIVE_INTS + INT_LISTS + POSITIVE_FLOATS + NON_NEGATIVE_FLOATS + PATHS + NAMES + \
-    CHOICE_FIELDS
+VALUED = POSITIVE_INTS + NON_NEGATIVE_INTS + INT_LISTS + POSITIVE_FLOATS + NON_NEGATIVE_FLOATS + PATHS + CHOICE_FIELDS
 
 
 @st.composite
@@ -117,8 +113,6 @@ def _plausible(field: str):
         return st.sampled_from(["0", "0.5", "1", "1e-3"])
     if field in PATHS:
         return st.just("runs/x")
-    if field in NAMES:
-        return st.sampled_from(["tanh", "relu"])
     return st.sampled_from(CHOICES[field])
 
 
@@ -167,9 +161,7 @@ def _check_outcome(argv: list[str]):
             assert main(["train", *argv]) == 2  # refused before TensorFlow loads: nothing runs
         assert err.getvalue() == f"tfpvae train: error: {result}\n", err.getvalue()
     else:
-        gap = _known_gap(result)
-        if gap is None:
-            _assert_in_range(result)
+        _assert_in_range(result)
     return kind, result
 
 
@@ -205,23 +197,7 @@ def _assert_in_range(config: RunConfig) -> None:
         value = getattr(config, name)
         assert (value is None and name != "output") or (isinstance(value, str) and value.strip()), (name, value)
     assert isinstance(config.activation, str) and _keras_activation(config.activation), config.activation
-    assert type(config.jit) is bool and type(config.gif) is bool and config.event_shape == ()
-
-
-def _known_gap(config: RunConfig) -> str | None:
-    """The accepted-but-invalid configs of the known gaps (each a strict xfail below), else None."""
-    ints = [getattr(config, n) for n in POSITIVE_INTS + NON_NEGATIVE_INTS] + [*config.hidden, *config.flow_hidden]
-    if any(v > INT32_MAX for v in ints):
-        return "ints beyond int32"
-    floats = {n: getattr(config, n) for n in POSITIVE_FLOATS + NON_NEGATIVE_FLOATS if getattr(config, n) is not None}
-    if any(v > FLOAT32_MAX for v in floats.values()) or any(
-            floats[n] < FLOAT32_TINY for n in POSITIVE_FLOATS if n in floats):
-        return "floats beyond float32"
-    if any(isinstance(getattr(config, n), str) and not getattr(config, n).strip() for n in PATHS):
-        return "empty path"
-    if not _keras_activation(config.activation):
-        return "unknown activation"
-    return None
+    assert type(config.gif) is bool and config.event_shape == ()
 
 
 # ----------------------------------------------------------------------------- the properties
@@ -288,34 +264,15 @@ def test_documented_bounds_are_accepted_and_their_neighbours_refused():
 def test_python_api_runconfig_is_valid_or_refused_with_one_line(field, value):
     """RunConfig(**{field: value}) as the Python API and benchmarks build it: a valid config or a
     one-line ValueError, for values of the field's own type and of others."""
-    if _python_api_gap(field, value):
-        return
     try:
         config = RunConfig(**{field: value})
     except ValueError as refusal:
         assert str(refusal).startswith("RunConfig: ") and "\n" not in str(refusal)
         return
-    if _known_gap(config) is None:
-        _assert_in_range(config)
+    _assert_in_range(config)
 
 
-def _python_api_gap(field: str, value) -> bool:
-    """The Python-API inputs of test_known_gap_python_api_types (a TypeError, or accepted as the wrong type)."""
-    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if field in ("learning_rate", "beta") and not numeric:
-        return True
-    if field == "clip_norm" and value is not None and not numeric:
-        return True
-    if field in INT_LISTS and not isinstance(value, (tuple, list, str)):
-        return True
-    if field in ("jit", "gif") and type(value) is not bool:
-        return True
-    if field in ("data_dir", "tensorboard") and value is not None and not isinstance(value, str):
-        return True
-    return field in ("output", "activation") and not isinstance(value, str)
-
-
-# ----------------------------------------------------------------------------- known gaps (owner: runs/config.py)
+# ----------------------------------------------------------------------------- refusals found by these properties
 
 
 def _accepted(argv):
@@ -323,64 +280,38 @@ def _accepted(argv):
     return kind == "config"
 
 
-@pytest.mark.xfail(strict=True, reason="RunConfig bounds ints below only: --seed 4294967296 passes and fails late in "
-                   "keras.utils.set_random_seed ('Seed must be between 0 and 2**32 - 1') after config.json is written; "
-                   "--latent-dim/--hidden/--batch-size 2**63 fail late in TF ('Can't convert Python sequence with "
-                   "out-of-range integer'). Fix: RunConfig._check_values refuses ints > 2**31 - 1 (int32: stateless "
-                   "seeds, shapes)")
 @pytest.mark.parametrize("argv", [["--seed", str(2**32)], ["--seed", str(2**31)], ["--latent-dim", str(2**63)],
                                   ["--hidden", str(2**63)], ["--batch-size", str(2**40)]], ids=str)
-def test_known_gap_ints_beyond_int32_are_refused(argv):
+def test_ints_beyond_int32_are_refused(argv):
     assert not _accepted(argv)
 
 
-@pytest.mark.xfail(strict=True, reason="RunConfig checks floats for finiteness in float64 only: --beta 1e300 is inf "
-                   "in float32 (ELBO now refuses it, late, after config.json is written), --learning-rate 1e-300 and "
-                   "--clip-norm 1e-300 are 0 in float32 (Adam or the clip then never moves the weights, silently). "
-                   "Fix: refuse learning_rate / clip_norm outside [1.18e-38, 3.4e38] and beta > 3.4e38")
 @pytest.mark.parametrize("argv", [["--beta", "1e300"], ["--learning-rate", "1e-300"], ["--learning-rate", "1e300"],
                                   ["--clip-norm", "1e-300"], ["--clip-norm", "1e300"]], ids=str)
-def test_known_gap_floats_beyond_float32_are_refused(argv):
+def test_floats_beyond_float32_are_refused(argv):
     assert not _accepted(argv)
 
 
-@pytest.mark.xfail(strict=True, reason="RunConfig accepts empty paths: --data-dir '' (e.g. an unset $DATA) silently "
-                   "falls back to the shipped data (load_arrays treats '' as no folder), --output '' trains into the "
-                   "current directory, --tensorboard '' silently logs nothing. Fix: RunConfig._check_values refuses "
-                   "data_dir / output / tensorboard that are empty or only whitespace")
 @pytest.mark.parametrize("argv", [["--data-dir="], ["--output="], ["--tensorboard="], ["--output", "  "]], ids=str)
-def test_known_gap_empty_paths_are_refused(argv):
+def test_empty_paths_are_refused(argv):
     assert not _accepted(argv)
 
 
-@pytest.mark.xfail(strict=True, reason="RunConfig accepts any --activation: 'foo', '' or 'TANH' fail late in Keras "
-                   "('Could not interpret activation function identifier') after the data load and config.json; with "
-                   "--architecture conv the flag is silently ignored. Fix: an ACTIVATIONS tuple in runs/config.py "
-                   "(names keras.activations.get accepts) in CHOICES, so the CLI gets choices= too")
 @pytest.mark.parametrize("argv", [["--activation", "foo"], ["--activation="], ["--activation", "TANH"]], ids=str)
-def test_known_gap_unknown_activations_are_refused(argv):
+def test_unknown_activations_are_refused(argv):
     assert not _accepted(argv)
 
 
-@pytest.mark.xfail(strict=True, reason="RunConfig compares before checking types: learning_rate='0.1' or beta=None "
-                   "raise TypeError, hidden=5 TypeError in _resolve; jit='no' and gif='no' are accepted as True, "
-                   "output=5 accepted (fails later in Path). Fix: _check_values checks isinstance(numbers.Real) (not "
-                   "bool) before comparing, bool for jit/gif, str for output/activation, str|None for data_dir / "
-                   "tensorboard, a sequence for hidden/flow_hidden/event_shape, each as a 'RunConfig: ...' ValueError")
 @pytest.mark.parametrize("kwargs", [dict(learning_rate="0.1"), dict(beta=None), dict(clip_norm="1"), dict(hidden=5),
                                     dict(jit="no"), dict(gif="no"), dict(output=5), dict(activation=None)], ids=str)
-def test_known_gap_python_api_types(kwargs):
+def test_python_api_wrong_types_are_refused(kwargs):
     with pytest.raises(ValueError, match="^RunConfig: "):
         RunConfig(**kwargs)
 
 
-@pytest.mark.xfail(strict=True, reason="load_config catches only invalid JSON: a config.json holding a list raises "
-                   "TypeError, a wrong-typed value TypeError, an out-of-range value 'RunConfig: ...' without the file. "
-                   "Fix: refuse a non-object, and re-raise RunConfig's TypeError/ValueError as ValueError(f'{path}: "
-                   "{err}; the run directory is damaged')")
 @pytest.mark.parametrize("content", ['[]', 'null', '{"model": "vae", "learning_rate": "x"}',
                                      '{"model": "vae", "latent_dim": -1}'], ids=str)
-def test_known_gap_damaged_config_json_names_the_file(content, tmp_path):
+def test_damaged_config_json_names_the_file(content, tmp_path):
     (tmp_path / "config.json").write_text(content)
     with pytest.raises(ValueError, match=re.escape(str(tmp_path / "config.json"))):
         load_config(tmp_path)

@@ -66,7 +66,8 @@ def _train_parser(sub) -> None:
     a("--architecture", choices=CHOICES["architecture"], default=d["architecture"], help="encoder/decoder networks")
     a("--hidden", type=_ints, default=d["hidden"],
       help="hidden sizes (mlp, default 200,200) or conv filters (conv, default 32,64), comma-separated")
-    a("--activation", default=d["activation"], help="hidden activation of the MLPs (Keras name)")
+    a("--activation", choices=CHOICES["activation"], default=d["activation"],
+      help="hidden activation of the MLPs")
     a("--likelihood", choices=CHOICES["likelihood"], default=d["likelihood"],
       help="decoder distribution; default logistic (discretized) for cifar10 and celeb_a, gaussian for frey_faces, "
       "else bernoulli")
@@ -92,7 +93,9 @@ def _train_parser(sub) -> None:
       help="width of the encoder context h for iaf/gated_iaf (default 50 with those flows, else 0)")
     a("--patience", type=_non_negative(int), default=d["patience"],
       help="early-stopping patience in epochs on validation loss (0: off)")
-    a("--jit", action="store_true", help="compile the train step with XLA (one replica)")
+    a("--jit", nargs="?", const="on", choices=CHOICES["jit"], default=d["jit"],
+      help="compile the training loop with XLA: auto (default: models without convolutions, on one device, "
+      "where XLA was measured faster), on (--jit alone) or off")
     a("--strategy", choices=CHOICES["strategy"], default=d["strategy"],
       help="tf.distribute strategy: default (one device), mirrored (all GPUs, or --cpu-replicas logical CPUs), "
       "multiworker (the cluster in TF_CONFIG)")

@@ -38,10 +38,14 @@ def _splits(arrays):
     return arrays.train[:-n_valid], arrays.train[-n_valid:], arrays.test
 
 
+def _arrays(config: RunConfig, images, *, shuffle: bool, batch_size: int | None = None) -> tdata.ArrayData:
+    return tdata.ArrayData(images, batch_size=batch_size or config.batch_size, shuffle=shuffle, seed=config.seed,
+                           binarize=None if config.binarize == "none" else config.binarize,
+                           flatten=config.architecture == "mlp")
+
+
 def _pipeline(config: RunConfig, images, *, shuffle: bool, epoch: int = 0, batch_size: int | None = None):
-    return tdata.make_dataset(images, batch_size=batch_size or config.batch_size, shuffle=shuffle, seed=config.seed,
-                              epoch=epoch, binarize=None if config.binarize == "none" else config.binarize,
-                              flatten=config.architecture == "mlp")
+    return _arrays(config, images, shuffle=shuffle, batch_size=batch_size).dataset(epoch)
 
 
 def _event_shape(config: RunConfig, arrays) -> tuple[int, ...]:
@@ -49,8 +53,12 @@ def _event_shape(config: RunConfig, arrays) -> tuple[int, ...]:
     return (int(np.prod(shape)),) if config.architecture == "mlp" else shape
 
 
-# Fields a resumed run may change: how long to train, where things are, and how a stop is decided.
-_RESUMABLE_CHANGES = ("epochs", "output", "data_dir", "patience", "gif", "tensorboard")
+# Fields a resumed run may change: how long to train, where things are, how a stop is decided, and
+# whether the loop is compiled.
+_RESUMABLE_CHANGES = ("epochs", "output", "data_dir", "patience", "gif", "tensorboard", "jit")
+
+
+_JIT_COMPILE = {"auto": "auto", "on": True, "off": False}
 
 
 def _check_resumable(run: RunDirectory, config: RunConfig) -> None:
@@ -125,7 +133,6 @@ def _train_locked(config: RunConfig, run: RunDirectory, arrays, strategy, chief:
     if chief:
         atomic_write_json(run.config_path, config.to_dict())
     train_x, valid_x, test_x = _splits(arrays)
-    train_images = tf.convert_to_tensor(train_x)  # converted once: make_dataset runs every epoch
     if chief:
         print(f"tfpvae: {config.dataset} from {arrays.source}: {len(train_x)} train / {len(valid_x)} validation / "
               f"{len(test_x)} test; {strategy.num_replicas_in_sync} replica(s), {config.precision}", file=sys.stderr)
@@ -154,11 +161,11 @@ def _train_locked(config: RunConfig, run: RunDirectory, arrays, strategy, chief:
         callbacks += _picture_callbacks(config, run, model)
     if not quiet and chief:
         callbacks.append(ProgressBar(steps_per_epoch=steps))
-    state = fit(model, objective, lambda epoch: _pipeline(config, train_images, shuffle=True, epoch=epoch),
+    state = fit(model, objective, _arrays(config, train_x, shuffle=True),  # batches gathered in the compiled loop
                 epochs=config.epochs, optimizer=optimizer,
                 validation_data={"validation": _pipeline(config, valid_x, shuffle=False, batch_size=1000),
                                  "test": _pipeline(config, test_x, shuffle=False, batch_size=1000)},
-                callbacks=callbacks, seed=config.seed, jit_compile=config.jit, strategy=strategy,
+                callbacks=callbacks, seed=config.seed, jit_compile=_JIT_COMPILE[config.jit], strategy=strategy,
                 precision=config.precision, nonfinite=config.on_nonfinite, clip_norm=config.clip_norm)
     if chief:
         _pictures(run, config, model, test_x, seed=config.seed)

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["RunConfig", "load_config", "MODELS", "DATASETS", "ARCHITECTURES", "LIKELIHOODS", "BINARIZE", "FLOWS",
-           "OBJECTIVES", "PRIORS", "KL_MODES", "STRATEGIES", "PRECISIONS", "NONFINITE"]
+           "OBJECTIVES", "PRIORS", "KL_MODES", "STRATEGIES", "PRECISIONS", "NONFINITE", "JIT", "ACTIVATIONS"]
 
 MODELS = ("vae", "ae")
 DATASETS = ("mnist", "binarized_mnist", "fashion_mnist", "cifar10", "frey_faces", "sprites", "celeb_a")
@@ -33,13 +33,20 @@ KL_MODES = ("auto", "analytic", "monte_carlo")
 STRATEGIES = ("default", "mirrored", "multiworker")  # tfpvae.training.distribute.STRATEGIES
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")  # tfpvae.training.precision.PRECISIONS
 NONFINITE = ("stop", "skip")  # tfpvae.training.step.NONFINITE_POLICIES
+JIT = ("auto", "on", "off")  # fit(jit_compile="auto" | True | False)
+# Hidden activations of the MLPs: names keras.activations.get accepts.
+ACTIVATIONS = ("tanh", "relu", "elu", "selu", "gelu", "silu", "swish", "softplus", "sigmoid", "leaky_relu", "relu6",
+               "mish", "softsign", "linear")
+_INT32_MAX = 2**31 - 1  # sizes and seeds become int32 tensors (shapes, stateless seeds)
+_FLOAT32_TINY, _FLOAT32_MAX = 1.1754943508222875e-38, 3.4028234663852886e38  # rates and weights are float32
 _BINARY_DATASETS = ("binarized_mnist", "sprites")
 _CONTEXT_FLOWS = ("iaf", "gated_iaf")
 
 # Every choice field and its allowed values: the CLI's `choices=` come from here too.
 CHOICES = {"model": MODELS, "dataset": DATASETS, "architecture": ARCHITECTURES, "likelihood": LIKELIHOODS,
            "binarize": BINARIZE, "flow": FLOWS, "objective": OBJECTIVES, "prior": PRIORS, "kl": KL_MODES,
-           "strategy": STRATEGIES, "precision": PRECISIONS, "on_nonfinite": NONFINITE}
+           "strategy": STRATEGIES, "precision": PRECISIONS, "on_nonfinite": NONFINITE, "jit": JIT,
+           "activation": ACTIVATIONS}
 
 
 @dataclass
@@ -71,7 +78,7 @@ class RunConfig:
     flow_hidden: tuple[int, ...] = (256, 256)
     context_dim: int | None = None  # 50 for iaf/gated_iaf, else 0
     patience: int = 0
-    jit: bool = False
+    jit: str = "auto"  # XLA: "auto" (dense models on one device), "on" or "off"
     strategy: str = "default"
     cpu_replicas: int = 0
     precision: str = "float32"
@@ -89,6 +96,12 @@ class RunConfig:
         self._check_combinations()
 
     def _resolve(self) -> None:
+        if type(self.jit) is bool:  # config.json of tfpvae <= 0.3: a switch, default off
+            self.jit = "on" if self.jit else "off"
+        for name in ("hidden", "flow_hidden", "event_shape"):
+            value = getattr(self, name)
+            if not (value is None and name == "hidden") and not isinstance(value, (tuple, list)):
+                raise ValueError(f"RunConfig: {name} must be a sequence of positive integers, got {value!r}")
         if self.hidden is None:
             self.hidden = (200, 200) if self.architecture == "mlp" else (32, 64)
         if self.likelihood is None:
@@ -103,27 +116,49 @@ class RunConfig:
         self.event_shape = tuple(self.event_shape)
 
     def _check_values(self) -> None:
+        self._check_types()
         for name, allowed in CHOICES.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"RunConfig: {name} must be one of {allowed}, got {getattr(self, name)!r}")
         for name in ("latent_dim", "epochs", "batch_size", "num_samples", "flow_steps", "prior_components"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "epochs" else 1):
-                raise ValueError(f"RunConfig: {name} must be a positive integer, got {value!r}")
+            if not _is_int(value) or not (0 if name == "epochs" else 1) <= value <= _INT32_MAX:
+                raise ValueError(f"RunConfig: {name} must be a positive integer up to 2**31 - 1, got {value!r}")
         for name in ("warmup_epochs", "patience", "context_dim", "cpu_replicas", "seed"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"RunConfig: {name} must be an integer >= 0, got {value!r}")
+            if not _is_int(value) or not 0 <= value <= _INT32_MAX:
+                raise ValueError(f"RunConfig: {name} must be an integer from 0 to 2**31 - 1, got {value!r}")
         sizes = (*(self.hidden or ()), *self.flow_hidden)
-        if any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in sizes):
-            raise ValueError(f"RunConfig: hidden sizes must be positive integers, got {self.hidden} / "
+        if any(not _is_int(h) or not 1 <= h <= _INT32_MAX for h in sizes):
+            raise ValueError(f"RunConfig: hidden sizes must be positive integers up to 2**31 - 1, got {self.hidden} / "
                              f"{self.flow_hidden}")
-        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
-            raise ValueError(f"RunConfig: learning_rate must be a positive number, got {self.learning_rate!r}")
-        if not (self.beta >= 0 and math.isfinite(self.beta)):
-            raise ValueError(f"RunConfig: beta must be a non-negative number, got {self.beta!r}")
-        if self.clip_norm is not None and not (self.clip_norm > 0 and math.isfinite(self.clip_norm)):
-            raise ValueError(f"RunConfig: clip_norm must be a positive number, got {self.clip_norm!r}")
+        for name in ("learning_rate", "clip_norm"):  # a float32 of 0 would silently never move the weights
+            value = getattr(self, name)
+            if value is not None and not (_FLOAT32_TINY <= value <= _FLOAT32_MAX):
+                raise ValueError(f"RunConfig: {name} must be a positive number within float32's range "
+                                 f"[1.2e-38, 3.4e38], got {value!r}")
+        if not 0 <= self.beta <= _FLOAT32_MAX:
+            raise ValueError(f"RunConfig: beta must be a non-negative number up to 3.4e38 (float32), got {self.beta!r}")
+        for name in ("data_dir", "output", "tensorboard"):
+            value = getattr(self, name)
+            if value is not None and not value.strip():
+                raise ValueError(f"RunConfig: {name} must be a non-empty path, got {value!r}")
+
+    def _check_types(self) -> None:
+        """Types first, so that a comparison never raises a TypeError or passes by accident."""
+        for name in ("learning_rate", "beta", "clip_norm"):
+            value = getattr(self, name)
+            if not (value is None and name == "clip_norm") and not _is_real(value):
+                raise ValueError(f"RunConfig: {name} must be a number, got {value!r}")
+        for name in ("model", "dataset", "architecture", "activation", "output", "likelihood", "binarize", "flow",
+                     "objective", "prior", "kl", "strategy", "precision", "on_nonfinite", "jit"):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(f"RunConfig: {name} must be a string, got {getattr(self, name)!r}")
+        for name in ("data_dir", "tensorboard"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                raise ValueError(f"RunConfig: {name} must be a path (string) or None, got {getattr(self, name)!r}")
+        if type(self.gif) is not bool:
+            raise ValueError(f"RunConfig: gif must be True or False, got {self.gif!r}")
 
     def _check_combinations(self) -> None:
         refuse = []
@@ -146,7 +181,9 @@ class RunConfig:
             refuse.append("--cpu-replicas splits the CPU for --strategy mirrored (or multiworker)")
         if self.gif and self.model == "ae":
             refuse.append("--gif decodes fixed draws from the prior: an autoencoder (--model ae) has none")
-        if self.strategy != "default" and self.jit:
+        if self.architecture == "conv" and self.activation != "tanh":
+            refuse.append("--activation sets the MLPs' hidden activation; the conv nets use ReLU")
+        if self.strategy != "default" and self.jit == "on":
             refuse.append("--jit compiles a one-replica step: it does not combine with --strategy "
                           f"{self.strategy} (the guarded update needs a cross-replica condition)")
         if refuse:
@@ -176,6 +213,19 @@ def load_config(run_dir) -> RunConfig:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as err:
         raise ValueError(f"{path} is not valid JSON ({err}); the run directory is damaged") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} holds {type(data).__name__}, not a JSON object; the run directory is damaged")
     if "model" not in data:  # written by tfpvae 0.1: no model field, and null meant "no binarisation"
         data = {**data, "model": "vae", "binarize": data.get("binarize") or "none"}
-    return RunConfig.from_dict(data)
+    try:
+        return RunConfig.from_dict(data)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{path}: {err}; the run directory is damaged") from None
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
