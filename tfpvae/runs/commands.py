@@ -58,7 +58,7 @@ def _event_shape(config: RunConfig, arrays) -> tuple[int, ...]:
 _RESUMABLE_CHANGES = ("epochs", "output", "data_dir", "patience", "gif", "tensorboard", "jit")
 
 
-_JIT_COMPILE = {"auto": "auto", "on": True, "off": False}
+_JIT_COMPILE: dict[str, bool | str] = {"auto": "auto", "on": True, "off": False}
 
 
 def _check_resumable(run: RunDirectory, config: RunConfig) -> None:
