@@ -143,7 +143,7 @@ codes = np.asarray(tfpvae.latent.posterior_means(vae, x_test))
 
 # %% [markdown]
 # ## What you should have seen
-# - A GIF with one frame per epoch (checked: as many frames as epochs), in which the same 16
+# - A GIF with one frame per epoch (checked: as many frames in the GIF as epochs), in which the same 16
 #   latents turn from blobs into digits.
 # - The test ELBO rising over the epochs, fast at first and then slowly: -208.2 after the first
 #   epoch, -171.8 after the sixth, -166.6 after the tenth (checked in full mode: the last epoch beats
@@ -155,7 +155,9 @@ codes = np.asarray(tfpvae.latent.posterior_means(vae, x_test))
 #   the manifold, where a 9 turns into a 7 and a 4-like shape without a gap.
 
 # %%
-assert n_params == 69_989 and len(paths) == epochs and os.path.getsize(gif_path) > 0
+with Image.open(gif_path) as gif:
+    gif_frames = gif.n_frames
+assert n_params == 69_989 and len(paths) == epochs and gif_frames == epochs, (len(paths), gif_frames, epochs)
 assert all(np.isfinite(elbos))
 spread = codes.std(axis=0)
 print(f"codes: mean {codes.mean(axis=0).round(2)}, std {spread.round(2)}; train time {train_seconds:.0f} s")

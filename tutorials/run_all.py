@@ -11,7 +11,8 @@ Each tutorial runs as a script in its own process, from ``tutorials/`` (so their
 ``../../shared/data`` is the one beside the clone; ``--data-dir`` or ``TFPVAE_DATA_DIR`` overrides it),
 with its figures written to ``tutorials/figures/``. A tutorial that fails its final checks exits
 non-zero; this script reports every tutorial's status and time and exits non-zero if any failed, or
-if a declared figure is missing from the folder or is not shown in ``tutorials/README.md``.
+if a declared figure is missing from the folder, is not what its name says (:func:`check_figure`: a
+PNG image, or an animated GIF of more than one frame) or is not shown in ``tutorials/README.md``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,46 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+FIGURE_TYPES = (".png", ".gif")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+GIF_SIGNATURES = (b"GIF87a", b"GIF89a")
+
+
+def check_figure(path: Path) -> str | None:
+    """``None`` if ``path`` is a figure a tutorial may declare, else what is wrong with it.
+
+    ``.png``: a PNG that Pillow decodes, at least 16 x 16 pixels. ``.gif``: an animated GIF (a
+    tutorial's training animation) that Pillow decodes, with more than one frame, all of one size.
+    """
+    from PIL import Image  # the harness's one dependency beyond the standard library (tfpvae requires Pillow)
+
+    path = Path(path)
+    if path.suffix not in FIGURE_TYPES:
+        return f"{path.name}: a figure must be {' or '.join(FIGURE_TYPES)}"
+    if not path.is_file():
+        return f"did not write {path.name}"
+    head = path.read_bytes()[:8]
+    if path.suffix == ".png" and head != PNG_SIGNATURE:
+        return f"{path.name} is not a PNG (starts {head!r})"
+    if path.suffix == ".gif" and head[:6] not in GIF_SIGNATURES:
+        return f"{path.name} is not a GIF (starts {head!r})"
+    try:
+        with Image.open(path) as im:
+            frames, size = getattr(im, "n_frames", 1), im.size
+            sizes = set()
+            for i in range(frames):
+                im.seek(i)
+                im.load()
+                sizes.add(im.size)
+    except (OSError, EOFError, SyntaxError, ValueError) as e:  # what Pillow raises for a broken file
+        return f"{path.name} does not decode ({type(e).__name__}: {e})"
+    if min(size) < 16:
+        return f"{path.name} is only {size[0]} x {size[1]} pixels"
+    if path.suffix == ".gif" and frames < 2:
+        return f"{path.name} is a GIF of {frames} frame, not an animation"
+    if len(sizes) > 1:
+        return f"{path.name} has frames of {len(sizes)} sizes {sorted(sizes)}"
+    return None
 
 
 def declared_figures(path: Path) -> list[str]:
@@ -74,8 +115,9 @@ def main(argv: list[str] | None = None) -> int:
         seconds = time.perf_counter() - start
         problems = [] if proc.returncode == 0 else [f"exit status {proc.returncode}"]
         for name in declared_figures(path):
-            if not (out / name).is_file():
-                problems.append(f"did not write {name}")
+            problem = check_figure(out / name)
+            if problem:
+                problems.append(problem)
             elif not args.smoke and f"figures/{name}" not in readme:
                 problems.append(f"figures/{name} is not shown in tutorials/README.md")
         status = "ok" if not problems else "FAILED: " + "; ".join(problems)
