@@ -282,3 +282,34 @@ def test_autoencoders_plot_through_their_codes_and_sample_only_with_a_given_prio
     P.latent_scatter(ae, x64, ax=axes[0]), P.latent_scatter(tfpvae.mlp_vae((64,), 2, hidden=(8,)), x64, ax=axes[1])
     codes = np.asarray(ae.encode(x64))
     np.testing.assert_allclose(axes[0].collections[0].get_offsets(), codes, atol=1e-6)
+
+
+def _titles(fig) -> str:
+    return " ".join(([fig._suptitle.get_text()] if fig._suptitle else []) + [ax.get_title() for ax in fig.axes])
+
+
+def test_every_plot_names_the_embedded_data_in_its_title(tiny, x64, tmp_path):
+    """Issue 13: a picture made from the data shipped in the package says so in its title; other
+    sources (a data folder, tfds, generated sprites) are left to the caller's title."""
+    from tfpvae.data.sources import EMBEDDED_SOURCES
+
+    sample = EMBEDDED_SOURCES["mnist"]
+    note = "data: tfpvae's embedded SMALL MNIST sample"
+    assert P.figures.source_note(EMBEDDED_SOURCES["binarized_mnist"]) == \
+        "data: tfpvae's embedded full statically binarized MNIST"
+    metrics = {"epochs": [{"epoch": 1, "train": {"elbo": -3.0, "log_likelihood": -2.0, "kl": 1.0}}]}
+    for kind in P.PLOT_KINDS:
+        args = dict(labels=np.arange(len(x64)) % 2, metrics=metrics, attributes=x64[:, 0] > 0.5)
+        assert note in _titles(P.plot_kind(kind, tiny, x64, data_source=sample, **args)), kind
+        assert "data:" not in _titles(P.plot_kind(kind, tiny, x64, data_source="local:/data/mnist", **args)), kind
+    run_metrics = {**metrics, "data_source": sample}  # a run's metrics.json records its data source
+    assert note in _titles(P.training_curves(run_metrics))
+    assert note in _titles(P.save_image_grid(tmp_path / "s.png", x64, data_source=sample, title="samples"))
+    assert note in _titles(P.save_reconstructions(tmp_path / "r.png", x64[:4], x64[:4], data_source=sample))
+    probs = np.full((4, 2), 0.5)
+    assert note in _titles(P.reliability_diagram(probs, [0, 1, 0, 1], data_source=sample))
+    cb = P.EpochImages(tmp_path / "frames", np.zeros((2, 2)), decode_fn=lambda z: tf.zeros([2, 8, 8]),
+                       data_source=sample)
+    cb.on_epoch_end(None, {"epoch": 1})
+    fig = P.grid_figure(np.zeros((2, 8, 8)), title="epoch 1", pixel_scale=cb.pixel_scale, data_source=sample)
+    assert _png_size(cb.frame_path(1)) == P.pixel_size(fig) and note in _titles(fig)  # the frame has the note's line

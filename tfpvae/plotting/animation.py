@@ -47,6 +47,8 @@ class EpochImages(Callback):
         below 1 for a smaller file, above 1 to enlarge them (nearest-neighbour, pixels stay sharp).
       value_range, image_shape, ncols: as in :func:`tfpvae.plotting.grid_figure`.
       pixel_scale: screen pixels per image pixel in the PNG frames.
+      data_source: the ``DataArrays.source`` of the training data; the data shipped in the package
+        is named in every frame's title.
 
     Example:
       >>> cb = EpochImages("frames", tf.zeros([4, 2]), decode_fn=lambda z: tf.zeros([4, 8, 8]))
@@ -57,7 +59,7 @@ class EpochImages(Callback):
     def __init__(self, directory, latents, model=None, decode_fn: Callable | None = None, *, gif_path=None,
                  fps: float = 4.0, value_range: tuple[float, float] = (0.0, 1.0),
                  image_shape: Sequence[int] | None = None, ncols: int | None = None, pixel_scale: float = 3.0,
-                 gif_scale: float = 1.0):
+                 gif_scale: float = 1.0, data_source: str | None = None):
         if (model is None) == (decode_fn is None):
             raise ValueError("EpochImages: give exactly one of model and decode_fn")
         _check_positive("EpochImages", "gif_scale", gif_scale)
@@ -67,6 +69,7 @@ class EpochImages(Callback):
         self.model, self.decode_fn = model, decode_fn
         self.value_range, self.ncols, self.pixel_scale = value_range, ncols, pixel_scale
         self.image_shape = image_shape if image_shape is not None else model_image_shape(model)
+        self.data_source = data_source
         self._figsize = None
 
     def frame_path(self, epoch: int) -> Path:
@@ -79,7 +82,8 @@ class EpochImages(Callback):
     def on_epoch_end(self, state, logs):
         epoch = int(logs["epoch"])
         fig = grid_figure(self._images(), self.ncols, image_shape=self.image_shape, value_range=self.value_range,
-                          title=f"epoch {epoch}", pixel_scale=self.pixel_scale, figsize=self._figsize)
+                          title=f"epoch {epoch}", pixel_scale=self.pixel_scale, figsize=self._figsize,
+                          data_source=self.data_source)
         self._figsize = tuple(fig.get_size_inches())  # every frame the same size, as a GIF needs
         save_figure(fig, self.frame_path(epoch))
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfpvae.plotting.figures import new_figure
+from tfpvae.plotting.figures import new_figure, source_note, titled
 
 __all__ = ["training_curves", "CURVES"]
 
@@ -38,13 +38,16 @@ def _series(epochs: list[dict], key: str) -> dict[str, tuple[list, list]]:
 
 
 def training_curves(metrics, *, ncols: int = 3, panel_size: tuple[float, float] = (3.4, 2.6), dpi: int = 100,
-                    title: str | None = None):
+                    title: str | None = None, data_source: str | None = None):
     """One panel per quantity the logs hold (bound, reconstruction, KL, active units, beta), one
     line per split (train / validation / test), against the epoch.
 
     Args:
       metrics: the dict of a run's ``metrics.json`` (``{"epochs": [...]}``), the list of epoch logs
         itself (``TrainingState.history``), or the path of a ``metrics.json`` / run directory.
+      title: the figure's title.
+      data_source: the ``DataArrays.source`` of the run; the data shipped in the package is named in
+        the title. Read from ``metrics.json``'s ``"data_source"`` when not given.
 
     Returns:
       A ``Figure`` of ``ncols * panel_size[0]`` by ``rows * panel_size[1]`` inches.
@@ -52,6 +55,9 @@ def training_curves(metrics, *, ncols: int = 3, panel_size: tuple[float, float] 
     if isinstance(metrics, (str, Path)):
         path = Path(metrics)
         metrics = json.loads((path / "metrics.json" if path.is_dir() else path).read_text())
+    if data_source is None and isinstance(metrics, dict):
+        data_source = metrics.get("data_source")
+    title = titled(title, source_note(data_source))
     epochs = metrics["epochs"] if isinstance(metrics, dict) else list(metrics)
     if not epochs:
         raise ValueError("training_curves: the metrics hold no epochs")
@@ -69,7 +75,8 @@ def training_curves(metrics, *, ncols: int = 3, panel_size: tuple[float, float] 
 
     ncols = min(ncols, len(panels))
     nrows = math.ceil(len(panels) / ncols)
-    fig = new_figure((ncols * panel_size[0], nrows * panel_size[1] + (0.3 if title else 0.0)), dpi)
+    top = 0.3 + 0.15 * title.count("\n") if title else 0.0
+    fig = new_figure((ncols * panel_size[0], nrows * panel_size[1] + top), dpi)
     for i, (name, key, series) in enumerate(panels):
         ax = fig.add_subplot(nrows, ncols, i + 1)
         for split, (xs, ys) in series.items():

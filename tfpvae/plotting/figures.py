@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["new_figure", "save_figure", "pixel_size", "to_display", "as_images", "ClippedValuesWarning"]
+__all__ = ["new_figure", "save_figure", "pixel_size", "to_display", "as_images", "ClippedValuesWarning", "source_note"]
 
 
 class ClippedValuesWarning(UserWarning):
@@ -121,3 +121,21 @@ def titled(title: str | None, note: str | None) -> str | None:
     if note is None:
         return title
     return f"{title}\n[{note}]" if title else f"[{note}]"
+
+
+def source_note(data_source: str | None) -> str | None:
+    """The note a plot's title carries about its data: ``"data: tfpvae's embedded <what>"`` when
+    ``data_source`` (``DataArrays.source``) is the data shipped in the package, so a picture made
+    from the small sample never passes for the full dataset; ``None`` for any other source (a
+    data folder, tfds, generated sprites), which the title leaves to the caller.
+
+    Example:
+      >>> source_note("embedded: SMALL MNIST sample (3000 train / 1000 test, ...)")
+      "data: tfpvae's embedded SMALL MNIST sample"
+      >>> source_note("local:/data/mnist") is None
+      True
+    """
+    if not data_source or not str(data_source).startswith("embedded"):
+        return None
+    what = str(data_source).split(":", 1)[-1].split(" (", 1)[0].strip()
+    return f"data: tfpvae's embedded {what}" if what else "data: embedded in tfpvae"

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tfpvae.plotting.figures import as_images, new_figure, save_figure, titled, to_display
+from tfpvae.plotting.figures import as_images, new_figure, save_figure, source_note, titled, to_display
 
 __all__ = ["image_grid", "grid_figure", "sample_grid", "reconstruction_figure", "save_image_grid",
            "save_reconstructions", "model_image_shape"]
@@ -52,7 +52,7 @@ def image_grid(images, ncols: int | None = None, image_shape: Sequence[int] | No
 def grid_figure(images, ncols: int | None = None, *, image_shape: Sequence[int] | None = None,
                 value_range: Range = (0.0, 1.0), title: str | None = None, row_labels: Sequence[str] | None = None,
                 col_labels: Sequence[str] | None = None, pixel_scale: float = 3.0, figsize: tuple | None = None,
-                dpi: int = 100, ax=None):
+                dpi: int = 100, ax=None, data_source: str | None = None):
     """A ``Figure`` of the tiled ``images`` (see :func:`image_grid`), optionally labelled.
 
     The default size gives each image pixel ``pixel_scale`` screen pixels, plus margins for the
@@ -60,13 +60,15 @@ def grid_figure(images, ncols: int | None = None, *, image_shape: Sequence[int] 
     ``ax``: draw into this matplotlib ``Axes`` instead (e.g. a panel of a figure of several plots;
     the title becomes the Axes' title, ``figsize``/``pixel_scale``/``dpi`` are unused) and return its
     figure. Every grid plot (samples, reconstructions, manifold, traversal, interpolation,
-    attribute strips) passes ``ax`` through to here.
+    attribute strips) passes ``ax`` through to here, and ``data_source``: the ``DataArrays.source``
+    of the data behind the picture; the data shipped in the package is named in the title
+    (:func:`~tfpvae.plotting.figures.source_note`).
     """
     arr = as_images(images, image_shape)
     scaled, note = to_display(arr, value_range)
     ncols = ncols or math.ceil(math.sqrt(len(arr)))
     grid = _tile(scaled, ncols, 1)
-    title = titled(title, note)
+    title = titled(titled(title, source_note(data_source)), note)
     if ax is None:
         top = 0.0 if not title else 0.2 + 0.18 * title.count("\n") + 0.15
         left = 0.0 if not row_labels else 0.12 + 0.07 * max(len(str(s)) for s in row_labels)
@@ -161,22 +163,24 @@ def reconstruction_figure(model, x, *, seed=0, ncols: int = 10, use_mean: bool =
 
 
 def save_image_grid(path, images, ncols: int | None = None, image_shape: Sequence[int] | None = None,
-                    title: str | None = None, scale: float = 0.35, value_range: Range = (0.0, 1.0)):
+                    title: str | None = None, scale: float = 0.35, value_range: Range = (0.0, 1.0),
+                    data_source: str | None = None):
     """Write a PNG of :func:`grid_figure` atomically and return the figure (``scale``: kept for
-    compatibility; ``pixel_scale = scale * 10``)."""
+    compatibility; ``pixel_scale = scale * 10``; ``data_source`` as in :func:`grid_figure`)."""
     fig = grid_figure(images, ncols, image_shape=image_shape, value_range=value_range, title=title,
-                      pixel_scale=scale * 10)
+                      pixel_scale=scale * 10, data_source=data_source)
     save_figure(fig, path)
     return fig
 
 
 def save_reconstructions(path, originals, reconstructions, image_shape: Sequence[int] | None = None,
                          title: str | None = "originals (top) / reconstructions (bottom)",
-                         value_range: Range = (0.0, 1.0)):
+                         value_range: Range = (0.0, 1.0), data_source: str | None = None):
     """Originals in the upper rows, their reconstructions in the same positions below; written
-    atomically; returns the figure."""
+    atomically; returns the figure (``data_source`` as in :func:`grid_figure`)."""
     originals, reconstructions = as_images(originals, image_shape), as_images(reconstructions, image_shape)
     both, labels = _interleave(originals, reconstructions, 10)
-    fig = grid_figure(both, min(len(originals), 10), value_range=value_range, title=title, row_labels=labels)
+    fig = grid_figure(both, min(len(originals), 10), value_range=value_range, title=title, row_labels=labels,
+                      data_source=data_source)
     save_figure(fig, path)
     return fig

@@ -29,7 +29,7 @@ def most_active_dimension(model, x) -> int:
 
 def plot_kind(kind: str, model, x=None, *, labels=None, metrics=None, attributes=None,
               attribute_names: Sequence[str] | None = None, seed=0, image_shape: Sequence[int] | None = None,
-              value_range: tuple[float, float] = (0.0, 1.0), dim: int | None = None):
+              value_range: tuple[float, float] = (0.0, 1.0), dim: int | None = None, data_source: str | None = None):
     """The ``kind`` figure of a trained model with command-line defaults.
 
     Args:
@@ -41,14 +41,16 @@ def plot_kind(kind: str, model, x=None, *, labels=None, metrics=None, attributes
       metrics: a run's ``metrics.json`` dict or path, for ``"curves"``.
       attributes: bool ``[N, A]`` (or ``[N]``) attribute labels of ``x``, for ``"attributes"``.
       dim: the traversed dimension; the most active one (:func:`most_active_dimension`) by default.
+      data_source: the ``DataArrays.source`` of ``x`` (of the run's data, for ``"curves"``: else read
+        from metrics.json); the data shipped in the package is named in the title of every kind.
     """
     if kind not in PLOT_KINDS:
         raise ValueError(f"plot_kind: kind must be one of {', '.join(PLOT_KINDS)}, got {kind!r}")
     if kind == "curves":
         if metrics is None:
             raise ValueError("plot_kind: 'curves' needs metrics (a metrics.json dict or path)")
-        return training_curves(metrics)
-    common = {"image_shape": image_shape, "value_range": value_range}
+        return training_curves(metrics, data_source=data_source)
+    common = {"image_shape": image_shape, "value_range": value_range, "data_source": data_source}
     if kind == "samples":
         return sample_grid(model, 100, seed=seed, ncols=10, **common)
     if kind == "manifold":
@@ -58,7 +60,8 @@ def plot_kind(kind: str, model, x=None, *, labels=None, metrics=None, attributes
     if kind == "reconstructions":
         return reconstruction_figure(model, x[:20], seed=seed, **common)
     if kind == "scatter":
-        return latent_scatter(model, x[:5000], None if labels is None else np.asarray(labels)[:5000])
+        return latent_scatter(model, x[:5000], None if labels is None else np.asarray(labels)[:5000],
+                              data_source=data_source)
     if kind == "traversal":
         dim = most_active_dimension(model, x[:1000]) if dim is None else dim
         return traversal(model, x[:6], dim, **common)

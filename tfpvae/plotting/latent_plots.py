@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfpvae import latent
-from tfpvae.plotting.figures import as_images, new_figure
+from tfpvae.plotting.figures import as_images, new_figure, source_note, titled
 from tfpvae.plotting.grids import grid_figure, model_image_shape
 
 __all__ = ["latent_scatter", "latent_manifold", "traversal", "interpolation", "attribute_strips", "pca_2d"]
@@ -32,14 +32,15 @@ def pca_2d(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def latent_scatter(model, x, labels=None, *, title: str | None = None, figsize=(6.0, 5.0), dpi: int = 100,
-                   batch_size: int = 1000, point_size: float = 2.0, ax=None):
+                   batch_size: int = 1000, point_size: float = 2.0, ax=None, data_source: str | None = None):
     """Posterior means ``E_q[z|x]`` of ``x`` (an autoencoder's codes) as points coloured by
     ``labels`` ``[N]`` (ints).
 
     A 2-D latent is drawn as is; a larger one is projected on its first two principal components
     (:func:`pca_2d`), which the axis labels and title state with the variance they explain.
     ``ax``: draw into this matplotlib ``Axes`` (e.g. side by side with another model) and return
-    its figure; otherwise a new ``figsize`` figure.
+    its figure; otherwise a new ``figsize`` figure. ``data_source``: the ``DataArrays.source`` of
+    ``x``; the data shipped in the package is named in the title.
     """
     z = np.concatenate([np.asarray(latent.posterior_means(model, xb)) for xb in latent._batches(x, batch_size)])
     if z.shape[1] == 1:
@@ -68,7 +69,7 @@ def latent_scatter(model, x, labels=None, *, title: str | None = None, figsize=(
         ax.legend(markerscale=4 / max(point_size, 0.1) * 2, fontsize=7, loc="best", title="label", title_fontsize=7)
     ax.set_xlabel(axes[0], fontsize=8), ax.set_ylabel(axes[1], fontsize=8)
     ax.tick_params(labelsize=7)
-    ax.set_title(title, fontsize=9)
+    ax.set_title(titled(title, source_note(data_source)), fontsize=9)
     if own:
         fig.tight_layout()
     return fig

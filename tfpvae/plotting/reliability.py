@@ -7,12 +7,12 @@ import os
 import numpy as np
 
 from tfpvae.evaluation.calibration import expected_calibration_error, reliability_bins
-from tfpvae.plotting.figures import new_figure, save_figure
+from tfpvae.plotting.figures import new_figure, save_figure, source_note
 
 __all__ = ["reliability_diagram", "save_reliability_diagram"]
 
 
-def reliability_diagram(probs, labels, n_bins: int = 15, title: str | None = None):
+def reliability_diagram(probs, labels, n_bins: int = 15, title: str | None = None, data_source: str | None = None):
     """A matplotlib Figure: per-bin accuracy bars against the diagonal, gaps shaded, bin fractions below.
 
     Args:
@@ -20,6 +20,8 @@ def reliability_diagram(probs, labels, n_bins: int = 15, title: str | None = Non
       labels: integer labels ``[N]``.
       n_bins: equal-width confidence bins on [0, 1] (as :func:`~tfpvae.evaluation.expected_calibration_error`).
       title: figure title; the ECE is appended.
+      data_source: the ``DataArrays.source`` of the data; the data shipped in the package is named in
+        the title.
 
     Returns:
       ``matplotlib.figure.Figure`` with two axes: reliability on top, confidence histogram below.
@@ -42,7 +44,9 @@ def reliability_diagram(probs, labels, n_bins: int = 15, title: str | None = Non
     top.set_xlim(0, 1)
     top.set_ylim(0, 1)
     top.legend(loc="upper left", fontsize=8)
-    top.set_title(f"{title + ': ' if title else ''}ECE = {ece:.4f} ({n_bins} bins)", fontsize=10)
+    note = source_note(data_source)
+    top.set_title(f"{title + ': ' if title else ''}ECE = {ece:.4f} ({n_bins} bins)" + (f"\n[{note}]" if note else ""),
+                  fontsize=10 if note is None else 9)
     bottom.bar(centers, bins.count / max(int(bins.count.sum()), 1), width=width, edgecolor="black", color="gray")
     bottom.set_xlabel("confidence (max probability)")
     bottom.set_ylabel("fraction")
@@ -50,7 +54,9 @@ def reliability_diagram(probs, labels, n_bins: int = 15, title: str | None = Non
     return fig
 
 
-def save_reliability_diagram(path: str | os.PathLike, probs, labels, n_bins: int = 15, title: str | None = None):
+def save_reliability_diagram(path: str | os.PathLike, probs, labels, n_bins: int = 15, title: str | None = None,
+                             data_source: str | None = None):
     """Draw :func:`reliability_diagram` and write it (PNG by suffix) atomically with
     :func:`~tfpvae.plotting.save_figure` (temp file in the same folder, then ``os.replace``). Returns the path."""
-    return save_figure(reliability_diagram(np.asarray(probs), np.asarray(labels), n_bins=n_bins, title=title), path)
+    return save_figure(reliability_diagram(np.asarray(probs), np.asarray(labels), n_bins=n_bins, title=title,
+                                           data_source=data_source), path)
