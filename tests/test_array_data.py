@@ -8,7 +8,7 @@ import tensorflow as tf
 import tfpvae
 from tfpvae.data import ArrayData, make_dataset
 from tfpvae.training import fit
-from tfpvae.training.compilation import has_convolution, resolve_jit_compile
+from tfpvae.training.compilation import resolve_jit_compile, slower_under_xla
 
 
 def _grey_images(n=70, seed=0):
@@ -90,13 +90,14 @@ def test_guard_holds_inside_the_in_graph_loop(jit):
     assert np.isfinite(state.history[-1]["train"]["loss"])
 
 
-def test_auto_compiles_dense_models_on_one_replica_only(monkeypatch):
+def test_auto_compiles_dense_vaes_but_not_convolutions_or_bayesian_layers(monkeypatch):
     monkeypatch.setenv("TFPVAE_AUTO_JIT", "1")
     one = tf.distribute.get_strategy()
     mlp, conv = tfpvae.mlp_vae((16,), 2, (8,)), tfpvae.conv_vae((8, 8, 1), 2, (4,))
-    assert not has_convolution(mlp) and has_convolution(conv)
+    bnn = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), tfpvae.layers.DenseFlipout(2)])
+    assert not slower_under_xla(mlp) and slower_under_xla(conv) and slower_under_xla(bnn)
     assert resolve_jit_compile("auto", mlp, one) is True
-    assert resolve_jit_compile("auto", conv, one) is False
+    assert resolve_jit_compile("auto", conv, one) is False and resolve_jit_compile("auto", bnn, one) is False
     assert resolve_jit_compile(False, mlp, one) is False and resolve_jit_compile(True, conv, one) is True
     monkeypatch.setenv("TFPVAE_AUTO_JIT", "0")
     assert resolve_jit_compile("auto", mlp, one) is False

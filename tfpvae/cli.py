@@ -94,7 +94,7 @@ def _train_parser(sub) -> None:
     a("--patience", type=_non_negative(int), default=d["patience"],
       help="early-stopping patience in epochs on validation loss (0: off)")
     a("--jit", nargs="?", const="on", choices=CHOICES["jit"], default=d["jit"],
-      help="compile the training loop with XLA: auto (default: models without convolutions, on one device, "
+      help="compile the training loop with XLA: auto (default: dense VAEs and flows on one device, "
       "where XLA was measured faster), on (--jit alone) or off")
     a("--strategy", choices=CHOICES["strategy"], default=d["strategy"],
       help="tf.distribute strategy: default (one device), mirrored (all GPUs, or --cpu-replicas logical CPUs), "

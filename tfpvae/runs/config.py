@@ -78,7 +78,7 @@ class RunConfig:
     flow_hidden: tuple[int, ...] = (256, 256)
     context_dim: int | None = None  # 50 for iaf/gated_iaf, else 0
     patience: int = 0
-    jit: str = "auto"  # XLA: "auto" (dense models on one device), "on" or "off"
+    jit: str = "auto"  # XLA: "auto" (dense VAEs and flows on one device), "on" or "off"
     strategy: str = "default"
     cpu_replicas: int = 0
     precision: str = "float32"

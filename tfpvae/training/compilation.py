@@ -1,14 +1,16 @@
 """When a training loop is compiled with XLA: ``fit(..., jit_compile="auto")``.
 
-The rule, measured on this project's 2-core CPU machine (benchmarks/README.md, section 2): XLA
+The rule, measured side by side on this project's 2-core CPU machine (benchmarks/README.md): XLA
 fuses the many small element-wise ops of a step (activations, the reparameterisation, the KL, the
-log-likelihood, Adam's updates), which is most of an MLP model's time, so dense models -- MLP VAEs,
-IAF/MAF flows, Bayesian MLPs -- train faster compiled; XLA's CPU convolutions are slower than
-TensorFlow's oneDNN kernels (the conv VAE's step 25 ms vs 16.5 ms), so models holding a
-convolution layer are not compiled. A multi-replica step is never compiled (its guarded update
-needs a cross-replica condition that XLA cannot hold). Compiling costs a few seconds once, in the
-first epoch; ``TFPVAE_AUTO_JIT=0`` in the environment makes ``"auto"`` never compile (for
-debugging, and for the test suite, whose hundreds of short fits would pay it each time).
+log-likelihood, Adam's updates), which are most of a dense VAE's time, so MLP VAEs and their flow
+posteriors train faster compiled as one multi-step loop. Two kinds of model train slower compiled
+and are left uncompiled: models holding a convolution layer (XLA's CPU convolutions, transposed
+ones above all, are far slower than TensorFlow's oneDNN kernels: the CVAE tutorial's model ran
+~25x slower per step), and Bayesian layers, whose per-step weight noise XLA draws ~2x slower than
+TensorFlow's random kernels (a 784-400-400-10 Flipout MLP). A multi-replica step is never compiled
+(its guarded update needs a cross-replica condition that XLA cannot hold). Compiling costs a few
+seconds once, in the first epoch; ``TFPVAE_AUTO_JIT=0`` in the environment makes ``"auto"`` never
+compile (for debugging, and for the test suite, whose hundreds of short fits would pay it each time).
 """
 
 from __future__ import annotations
@@ -20,26 +22,29 @@ import tensorflow as tf
 
 from tfpvae.training.variables import _LEAF_TYPES, _is_variable, _tracked_children
 
-__all__ = ["JIT_MODES", "has_convolution", "resolve_jit_compile"]
+__all__ = ["JIT_MODES", "slower_under_xla", "resolve_jit_compile"]
 
 JIT_MODES = (True, False, "auto")
 
 
-def _is_convolution(obj: Any) -> bool:
-    return any(cls.__name__.startswith(("Conv", "BaseConv", "DepthwiseConv", "SeparableConv"))
-               for cls in type(obj).__mro__)
+def _slow_under_xla(obj: Any) -> bool:
+    from tfpvae.layers.base import BayesianLayer
+
+    return isinstance(obj, BayesianLayer) or any(
+        cls.__name__.startswith(("Conv", "BaseConv", "DepthwiseConv", "SeparableConv")) for cls in type(obj).__mro__)
 
 
-def has_convolution(*objects: Any) -> bool:
+def slower_under_xla(*objects: Any) -> bool:
     """Whether any object tracked by ``objects`` (Keras layers, ``tf.Module`` attributes, lists and
-    dicts of them) is a convolution layer: Keras' ``Conv*`` layers and tfpvae's Bayesian ``Conv2D*``."""
+    dicts of them) is of a kind measured slower under XLA on CPU: a convolution layer (Keras'
+    ``Conv*``, tfpvae's Bayesian ``Conv2D*``) or a Bayesian layer (:mod:`tfpvae.layers`)."""
     queue, seen = list(objects), set()
     while queue:
         obj = queue.pop()
         if id(obj) in seen or isinstance(obj, _LEAF_TYPES) or _is_variable(obj):
             continue
         seen.add(id(obj))
-        if _is_convolution(obj):
+        if _slow_under_xla(obj):
             return True
         if isinstance(obj, dict):
             queue += list(obj.values())
@@ -60,5 +65,5 @@ def resolve_jit_compile(jit_compile, model, strategy: tf.distribute.Strategy) ->
         raise ValueError(f"fit: jit_compile compiles a one-replica step; with {replicas} replicas "
                          "the guarded update needs a cross-replica condition XLA cannot compile: drop jit_compile")
     if jit_compile == "auto":
-        return replicas == 1 and os.environ.get("TFPVAE_AUTO_JIT", "1") != "0" and not has_convolution(model)
+        return replicas == 1 and os.environ.get("TFPVAE_AUTO_JIT", "1") != "0" and not slower_under_xla(model)
     return bool(jit_compile)
