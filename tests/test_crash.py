@@ -99,7 +99,7 @@ def test_corrupt_newest_checkpoint_falls_back_and_a_missing_state_file_is_not_a_
     assert "no readable checkpoint" in capsys.readouterr().err
 
 
-def test_ctrl_c_stops_after_a_saved_epoch_and_resumes(tmp_path):
+def test_ctrl_c_stops_after_the_current_step_saves_and_resumes(tmp_path):
     data = write_tiny_binarized_mnist(tmp_path / "data")
     out = tmp_path / "run"
     proc = subprocess.Popen(_cmd(data, out, epochs=500), env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -110,7 +110,7 @@ def test_ctrl_c_stops_after_a_saved_epoch_and_resumes(tmp_path):
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err[-2000:]
-    assert "SIGINT received: stopping after this epoch" in err and "run the same command to resume" in err
+    assert "SIGINT received: stopping after the current step" in err and "run the same command to resume" in err
     record, metrics = _record(out)
     assert metrics["status"] == "stopped" and 1 <= len(record) < 500
     stopped_at = len(record)

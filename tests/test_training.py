@@ -198,3 +198,43 @@ def test_nll_refuses_targets_that_would_broadcast():
         tfpvae.NegativeLogLikelihood()(model, (tf.zeros([4, 2]), tf.zeros([4])))
     terms = tfpvae.NegativeLogLikelihood()(model, (tf.zeros([4, 2]), tf.zeros([4, 1])))
     assert terms.loss.shape == (4,)
+
+
+class _StopAt(tfpvae.training.Callback):
+    """Sets ``state.stop_now`` (what Ctrl-C does through GracefulStop) once ``at`` steps of epoch
+    ``epoch`` have run."""
+
+    def __init__(self, epoch, at):
+        self.epoch, self.at = epoch, at
+
+    def on_batch_end(self, state, step, totals):
+        if state.epoch + 1 == self.epoch and step >= self.at:
+            state.stop_now = True
+
+
+@pytest.mark.parametrize("arrays", [True, False], ids=["ArrayData", "tf.data"])
+def test_a_stop_mid_epoch_saves_the_partial_epoch_and_resumes_to_the_uninterrupted_result(tmp_path, arrays):
+    images = _binary_images(80)
+    kw = dict(batch_size=8, seed=3, flatten=True)
+    data = tfpvae.data.ArrayData(images, **kw) if arrays else (lambda e: make_dataset(images, epoch=e, **kw))
+
+    def run(folder, callbacks=()):
+        keras.utils.set_random_seed(0)
+        vae = tfpvae.mlp_vae((16,), latent_dim=2, hidden=(8,))
+        ckpt = Checkpoint(folder, monitor=None)
+        state = fit(vae, tfpvae.ELBO(), data, epochs=3, optimizer=keras.optimizers.Adam(1e-2), seed=11,
+                    steps_per_execution=2, callbacks=[*callbacks, ckpt])
+        return vae, state, ckpt
+
+    straight, straight_state, _ = run(tmp_path / "a")
+    _, stopped, _ = run(tmp_path / "b", [_StopAt(epoch=2, at=4)])
+    assert stopped.interrupted and stopped.epoch == 1 and len(stopped.history) == 1
+    assert int(stopped.optimizer.iterations.numpy()) == 10 + 4  # stopped after the execution that reached step 4
+    assert (tmp_path / "b" / "partial").is_dir()
+    resumed, resumed_state, ckpt = run(tmp_path / "b")
+    assert ckpt.restored_step == 4 and not resumed_state.interrupted
+    assert not (tmp_path / "b" / "partial").exists()  # behind the epoch saved since
+    for a, b in zip(straight_state.history, resumed_state.history):
+        assert a["train"] == pytest.approx(b["train"], rel=1e-6)  # the resumed epoch's sums include the saved part
+    for a, b in zip(tfpvae.training.trainable_variables(straight), tfpvae.training.trainable_variables(resumed)):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)

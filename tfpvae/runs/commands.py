@@ -170,8 +170,10 @@ def _train_locked(config: RunConfig, run: RunDirectory, arrays, strategy, chief:
     if chief:
         _pictures(run, config, model, test_x, seed=config.seed)
         if stop.requested:
-            print(f"tfpvae: stopped after epoch {state.epoch}, saved in {run.checkpoints}; run the same command to "
-                  "resume", file=sys.stderr)
+            where = (f"in epoch {state.epoch + 1} after {state.resume_step} batches" if state.interrupted
+                     else f"after epoch {state.epoch}")
+            print(f"tfpvae: stopped {where}, saved in {run.checkpoints}; run the same command to resume",
+                  file=sys.stderr)
         _summary(run, state, model)
     return record.metrics(state, record.final_status())
 

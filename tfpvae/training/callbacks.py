@@ -23,6 +23,9 @@ class Callback:
         """After every ``steps_per_execution`` steps; ``totals.means()`` gives the epoch's running
         term means (reading them waits for the device)."""
     def on_epoch_end(self, state, logs: dict) -> None: ...
+    def on_interrupt(self, state, step: int, totals) -> None:
+        """Training stops mid-epoch (``state.stop_now``) after ``step`` batches of epoch
+        ``state.epoch + 1``; ``totals`` holds the partial epoch's sums. Then ``on_train_end``."""
     def on_train_end(self, state) -> None: ...
 
 
@@ -167,20 +170,23 @@ class JSONLogger(Callback):
 
 
 class GracefulStop(Callback):
-    """Ctrl-C (SIGINT) or SIGTERM ends training at the end of the current epoch, which the
-    checkpoint callbacks after this one then save; a second signal interrupts at once (the partial
-    epoch is lost, the last saved epoch is not). Put it before :class:`Checkpoint` in the list.
+    """Ctrl-C (SIGINT) or SIGTERM ends training after the current step (within ``fit``'s
+    ``steps_per_execution`` steps), and the checkpoint callbacks save the partial epoch, from which
+    a resumed run continues at the next batch; arriving during validation or the callbacks, it ends
+    training after that epoch. A second signal interrupts at once (losing only the steps since the
+    last save). On one worker of a multi-worker cluster the stop waits for the epoch's end.
 
     Only the main thread can install signal handlers; elsewhere this callback does nothing.
     """
 
     def __init__(self, stream=None):
-        self.stream, self.requested, self._previous = stream or sys.stderr, False, {}
+        self.stream, self.requested, self._previous, self._state = stream or sys.stderr, False, {}, None
 
     def on_train_begin(self, state):
         import signal
         import threading
 
+        self._state = state
         if threading.current_thread() is not threading.main_thread():
             return
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -192,8 +198,10 @@ class GracefulStop(Callback):
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        self.stream.write(f"\ntfpvae: {signal.Signals(signum).name} received: stopping after this epoch and saving "
-                          "it (send it again to stop now, losing only the partial epoch)\n")
+        if self._state is not None:
+            self._state.stop_now = True
+        self.stream.write(f"\ntfpvae: {signal.Signals(signum).name} received: stopping after the current step and "
+                          "saving (send it again to stop at once, losing the steps since the last save)\n")
         self.stream.flush()
 
     def on_epoch_end(self, state, logs):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import sys
 from pathlib import Path
 
@@ -85,6 +86,9 @@ class OptimizerState(tf.Module):
 class Checkpoint(Callback):
     """Save ``directory/latest`` every ``every`` epochs and ``directory/best`` when ``monitor`` improves;
     on start, restore the latest checkpoint (model, optimizer state, epoch, history) if one exists.
+    A run stopped mid-epoch (:class:`GracefulStop`, ``state.stop_now``) is saved in
+    ``directory/partial`` with its position in the epoch, and resumes at the next batch: the
+    resumed run ends where an uninterrupted one would.
 
     Args:
       directory: where checkpoints live; created if needed.
@@ -120,6 +124,15 @@ class Checkpoint(Callback):
                                          best_epoch=self._best_epoch)
         self._latest = tf.train.CheckpointManager(self._ckpt, self.directory / "latest", self.max_to_keep)
         self._best = tf.train.CheckpointManager(self._ckpt, self.directory / "best", 1)
+        # A stop mid-epoch (Ctrl-C) saves the same objects plus the position in the epoch and its
+        # running sums, apart in partial/: the epoch checkpoints keep their layout.
+        self._epoch_step = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self._epoch_totals = tf.Variable(tf.zeros([0]), shape=tf.TensorShape([None]), trainable=False)
+        self._partial_ckpt = tf.train.Checkpoint(model=state.model, optimizer=self._optimizer_state, epoch=self._epoch,
+                                                 history=self._history, best_value=self._best_value,
+                                                 best_epoch=self._best_epoch, epoch_step=self._epoch_step,
+                                                 epoch_totals=self._epoch_totals)
+        self._partial = tf.train.CheckpointManager(self._partial_ckpt, self.directory / "partial", 1)
         self.restored_path = self._restore_newest_good() if self.restore else None
         if self.restored_path:
             self._optimizer_state.check_order(self.restored_path)
@@ -128,7 +141,43 @@ class Checkpoint(Callback):
             best_saved = tf.train.latest_checkpoint(self.directory / "best")
             if int(self._best_epoch.numpy()) == state.epoch and not (best_saved or "").endswith(f"-{state.epoch}"):
                 self._best.save(checkpoint_number=state.epoch)  # killed between the latest and the best save
+        self.restored_step = self._restore_partial(state) if self.restore else 0
         self.best_value = float(self._best_value.numpy())
+
+    def _restore_partial(self, state) -> int:
+        """Restore the mid-epoch checkpoint if it is newer than the epoch restored (its epoch count is
+        not behind); returns the batch the resumed epoch starts at (0 if none)."""
+        path = tf.train.latest_checkpoint(self.restore_directory / "partial")
+        if path is None:
+            return 0
+        try:
+            saved_epoch = int(tf.train.load_variable(path, "epoch/.ATTRIBUTES/VARIABLE_VALUE"))
+            if saved_epoch < state.epoch:
+                return 0  # a later epoch was saved since: stale
+            _restore(self._partial_ckpt, path, "Checkpoint")
+        except ValueError:
+            raise  # a checkpoint of another model
+        except Exception as err:
+            print(f"tfpvae: mid-epoch checkpoint {path} is unreadable ({type(err).__name__}: "
+                  f"{str(err).splitlines()[0][:120]}); resuming from the last whole epoch instead", file=sys.stderr)
+            if not self.restored_path:  # some variables may hold values of the failed read: no silent mix
+                raise ValueError(f"Checkpoint: the only checkpoint in {self.restore_directory} is the unreadable "
+                                 f"mid-epoch one in partial/; delete {self.restore_directory} to start over") from None
+            _restore(self._ckpt, self.restored_path, "Checkpoint")
+            return 0
+        self._optimizer_state.check_order(path)
+        state.epoch = self.restored_epoch = int(self._epoch.numpy())
+        state.history[:] = json.loads(self._history.numpy().decode())[:state.epoch]
+        state.resume_step, state.resume_totals = int(self._epoch_step.numpy()), self._epoch_totals.numpy()
+        self.restored_path = path
+        return state.resume_step
+
+    def on_interrupt(self, state, step, totals):
+        self._epoch.assign(state.epoch)
+        self._history.assign(json.dumps(state.history, default=_json_default))
+        self._epoch_step.assign(step)
+        self._epoch_totals.assign(tf.convert_to_tensor(totals.variable.read_value()))
+        self._partial.save(checkpoint_number=int(state.optimizer.iterations.numpy()))
 
     def _initial_best(self) -> float:
         return math.inf if self.mode == "min" else -math.inf
@@ -170,6 +219,7 @@ class Checkpoint(Callback):
             self._best_epoch.assign(state.epoch)
         if state.epoch % self.every == 0 or state.stop_training or state.epoch == state.epochs:
             self._latest.save(checkpoint_number=state.epoch)
+            shutil.rmtree(self.directory / "partial", ignore_errors=True)  # behind the epoch just saved
         if improved:
             self._best.save(checkpoint_number=state.epoch)
             atomic_write_json(self.directory / "best.json", {"epoch": state.epoch, self.monitor: value})

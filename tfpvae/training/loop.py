@@ -28,8 +28,12 @@ DataArg: TypeAlias = "tf.data.Dataset | Callable[[int], tf.data.Dataset]"
 @dataclass
 class TrainingState:
     """What callbacks see and may change. ``epoch`` is the number of completed epochs; set
-    ``stop_training = True`` to end after the current epoch. ``history`` holds one dict per epoch:
-    ``{"epoch", "train": {...}, "validation": {...}, "seconds", "examples_per_second", "skipped_batches"}``."""
+    ``stop_training = True`` to end after the current epoch, ``stop_now = True`` to end within
+    ``steps_per_execution`` steps, mid-epoch (callbacks' ``on_interrupt`` then save the partial
+    epoch, and ``interrupted`` is True). ``history`` holds one dict per epoch: ``{"epoch", "train":
+    {...}, "validation": {...}, "seconds", "examples_per_second", "skipped_batches"}``.
+    ``resume_step`` and ``resume_totals``, set by a checkpoint restored mid-epoch, make the next
+    epoch start at that batch with those running sums."""
 
     model: Any
     objective: Any
@@ -43,6 +47,10 @@ class TrainingState:
     steps_per_epoch: int | None = None
     strategy: tf.distribute.Strategy | None = None
     precision: str | None = None
+    stop_now: bool = False
+    interrupted: bool = False
+    resume_step: int = 0
+    resume_totals: Any = None
 
 
 def _dataset_for(data: DataArg, epoch: int) -> tf.data.Dataset:
@@ -83,7 +91,7 @@ def fit(model, objective, train_data: DataArg, *, epochs: int, optimizer: keras.
       seed: base of every stateless seed of the run (each replica folds in its id).
       jit_compile: compile the training loop with XLA, which fuses the many small ops of a step
         (``True``; one replica only), or not (``False``). ``"auto"`` (default) compiles models
-        without convolutions on one replica, where XLA was measured faster on CPU
+        without convolutions or Bayesian layers on one replica, where XLA was measured faster on CPU
         (:mod:`tfpvae.training.compilation` states the rule; benchmarks/README.md the figures).
       steps_per_execution: train steps run inside one compiled call (an in-graph loop over the
         data iterator); callbacks' ``on_batch_end`` sees every this-many steps. 1 gives a Python
@@ -220,17 +228,17 @@ def fit_epochs(model, objective, train_data: DataArg, *, epochs: int,
         run_arrays = make_array_train_loop(train_step, train_data, num_flags=len(term_names) + 1,
                                            jit_compile=jit_compile, stop_on_bad=nonfinite == "stop")
 
-        def executions(epoch: int):
+        def executions(epoch: int, skip: int):
             """In-memory data: batches gathered inside the compiled loop, ``steps_per_execution`` per call."""
             order, noise_seed = train_data.plan(epoch)
-            for first in range(0, train_data.full_batches, steps_per_execution):
+            for first in range(skip, train_data.full_batches, steps_per_execution):
                 yield run_arrays(order, noise_seed, first, min(steps_per_execution, train_data.full_batches - first))
-            if train_data.remainder:
+            if train_data.remainder and skip <= train_data.full_batches:
                 yield run_arrays(order, noise_seed, train_data.full_batches, 1, train_data.remainder)
     else:
-        def executions(epoch: int):
+        def executions(epoch: int, skip: int):
             """A tf.data pipeline: batches pulled from its iterator inside the compiled loop."""
-            iterator = iter(_distribute(strategy, _dataset_for(train_data, epoch)))
+            iterator = iter(_distribute(strategy, _dataset_for(train_data, epoch).skip(skip)))
             try:
                 while True:
                     taken, ok, bad = result = run_steps(iterator)
@@ -239,18 +247,30 @@ def fit_epochs(model, objective, train_data: DataArg, *, epochs: int,
                         return
             finally:
                 del iterator  # free the input pipeline (and its threads) before validation and callbacks
+    # One worker of a multi-worker cluster cannot stop mid-epoch alone (the others would wait on it).
+    can_interrupt = not getattr(strategy.extended, "_in_multi_worker_mode", lambda: False)()
     _call(callbacks, "on_train_begin", state)
     while state.epoch < epochs and not state.stop_training:
         totals.reset()
+        steps, state.resume_step = state.resume_step, 0  # a checkpoint taken mid-epoch resumes at its batch
+        if state.resume_totals is not None:
+            totals.load(state.resume_totals)
+            state.resume_totals = None
         _call(callbacks, "on_epoch_begin", state)
-        start, steps = time.perf_counter(), 0
-        with contextlib.closing(executions(state.epoch)) as runs:
+        start = time.perf_counter()
+        with contextlib.closing(executions(state.epoch, steps)) as runs:
             for taken, ok, bad in runs:
                 steps += int(taken)
                 if not bool(ok) and nonfinite == "stop":
                     raise _nonfinite_error(term_names, bad, optimizer, state.epoch + 1, steps)
                 if int(taken):
                     _call(callbacks, "on_batch_end", state, steps, totals)
+                if state.stop_now and can_interrupt:
+                    break
+        if state.stop_now and can_interrupt and (state.steps_per_epoch is None or steps < state.steps_per_epoch):
+            state.interrupted, state.resume_step = True, steps  # mid-epoch: checkpoints save the partial epoch
+            _call(callbacks, "on_interrupt", state, steps, totals)
+            break
         train, count = totals.read()  # waits for the device
         seconds = time.perf_counter() - start
         logs: dict[str, Any] = {"epoch": state.epoch + 1, "train": train, "seconds": seconds,

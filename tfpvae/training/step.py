@@ -86,6 +86,15 @@ class Totals:
         skipped = tf.where(ok, 0.0, 1.0)
         self.variable.assign_add(tf.concat([tf.where(ok, sums, tf.zeros_like(sums)), skipped[tf.newaxis]], 0))
 
+    def load(self, values) -> None:
+        """Set the sums, e.g. those of a partial epoch restored from a checkpoint (under a strategy
+        each replica holds a share; a read sums them)."""
+        values = tf.convert_to_tensor(values, tf.float32)
+        if values.shape != self.variable.shape:
+            raise ValueError(f"fit: the checkpoint's partial-epoch sums have {values.shape[0]} entries, but the "
+                             f"objective's terms {self.names} need {self.variable.shape[0]}: another objective?")
+        self.variable.assign(values)
+
     def read(self) -> tuple[dict[str, float], float]:
         """``({term: sum / count}, count)`` so far, from one read of the device."""
         values = self.variable.numpy()
