@@ -1,20 +1,29 @@
-"""Training throughput of tfpvae next to a plain TensorFlow CVAE-tutorial loop, side by side.
+"""Training throughput of tfpvae beside the loops users copy, measured side by side (issue 14, (a)-(d)).
 
-Model: the 784-200-200-50 tanh MLP VAE of Burda et al. (2015) on statically binarized MNIST,
-batch 100, Adam 1e-3. The baseline reimplements the TensorFlow "Convolutional VAE" tutorial's
-training loop with this MLP: a GradientTape step in ``tf.function``, the reparameterisation trick
-by hand, Monte Carlo KL with a hand-written log-normal pdf, sigmoid cross-entropy. Implementations
-alternate round by round so machine noise hits all of them; the first epoch of each (tracing) is
-excluded. Reports median training examples/s and the ratio to the baseline.
+Models and baselines (``benchmarks/baselines/``; every implementation reads the same tf.data pipeline,
+logs its loss, and is measured with and without XLA where it has the option):
 
-    python benchmarks/throughput.py [--data-dir ../shared/data] [--rounds 3] [--epochs 2]
+- (a) ``mlp``: the Burda et al. 784-200-200-50 tanh VAE, binarized MNIST, batch 100, Adam 1e-3, against
+  the TF CVAE-tutorial loop, idiomatic TFP, and Keras ``fit`` with a custom ``train_step``.
+- (b) ``iaf``: the same VAE with a 2-step IAF posterior (MADE 256-256, context 50) against (a)'s model,
+  both by tfpvae's defaults: the ratio of epoch times.
+- (c) ``conv``: the CVAE tutorial's own model and settings (latent 2, batch 32, Adam 1e-4) against its loop.
+- (d) ``bnn``: a 784-400-400-10 Flipout MLP on MNIST (batch 128, KL/N) against ``tfp.layers.DenseFlipout``
+  in tf-keras.
+
+tfpvae runs with its defaults (``fit`` on :class:`tfpvae.data.ArrayData`, ``jit_compile="auto"``),
+plus variants that isolate each choice (no XLA; batches from tf.data). Implementations take turns
+epoch by epoch (round-robin), so drift in the machine's speed hits all alike; each one's first epoch
+(tracing, compilation) is reported apart and excluded from the medians. The fp32 and bf16 matmul
+rates at (a)'s layer sizes give the machine's limit for (a) (2.54 MFLOP per training example).
+
+    python benchmarks/throughput.py [--models mlp,iaf,conv,bnn] [--rounds 3] [--data-dir ../shared/data]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import statistics
@@ -25,129 +34,235 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import tfpvae  # noqa: E402
 from tfpvae import data as tdata  # noqa: E402
+from tfpvae.models import cvae_tutorial  # noqa: E402
+from tfpvae.runs import RunConfig, build_model, build_objective  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from baselines import keras_fit, tf_tutorial, tfp_idiomatic  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
+MLP_LAYERS = [(784, 200), (200, 200), (200, 100), (50, 200), (200, 200), (200, 784)]  # (in, out) of (a)'s matmuls
+MLP_TRAIN_FLOP = 3 * 2 * sum(i * o for i, o in MLP_LAYERS)  # forward + two backward matmuls per layer: 2.54e6
 
 
-class TutorialVAE(keras.Model):
-    """The TF tutorial's CVAE, with the Burda MLP in place of the convolutions."""
+class FitRunner:
+    """``epoch() -> (seconds, loss)`` for one ``tfpvae.fit`` run, timed around the whole epoch."""
 
-    def __init__(self, latent_dim=50):
-        super().__init__()
-        self.latent_dim = latent_dim
-        self.encoder = keras.Sequential([keras.Input((784,)), keras.layers.Dense(200, activation="tanh"),
-                                         keras.layers.Dense(200, activation="tanh"),
-                                         keras.layers.Dense(2 * latent_dim)])
-        self.decoder = keras.Sequential([keras.Input((latent_dim,)), keras.layers.Dense(200, activation="tanh"),
-                                         keras.layers.Dense(200, activation="tanh"), keras.layers.Dense(784)])
+    def __init__(self, model, objective, data, *, optimizer, jit_compile="auto"):
+        self.run = tfpvae.training.fit_epochs(model, objective, data, epochs=10**6, optimizer=optimizer,
+                                              jit_compile=jit_compile)
 
-    def encode(self, x):
-        mean, logvar = tf.split(self.encoder(x), num_or_size_splits=2, axis=1)
-        return mean, logvar
-
-    def reparameterize(self, mean, logvar):
-        eps = tf.random.normal(shape=tf.shape(mean))
-        return eps * tf.exp(logvar * 0.5) + mean
+    def epoch(self) -> tuple[float, float]:
+        start = time.perf_counter()
+        state = next(self.run)
+        return time.perf_counter() - start, state.history[-1]["train"]["loss"]
 
 
-def log_normal_pdf(sample, mean, logvar, raxis=1):
-    log2pi = tf.math.log(2.0 * np.pi)
-    return tf.reduce_sum(-0.5 * ((sample - mean) ** 2.0 * tf.exp(-logvar) + logvar + log2pi), axis=raxis)
-
-
-def compute_loss(model, x):
-    mean, logvar = model.encode(x)
-    z = model.reparameterize(mean, logvar)
-    x_logit = model.decoder(z)
-    cross_ent = tf.nn.sigmoid_cross_entropy_with_logits(logits=x_logit, labels=x)
-    logpx_z = -tf.reduce_sum(cross_ent, axis=1)
-    logpz = log_normal_pdf(z, 0.0, 0.0)
-    logqz_x = log_normal_pdf(z, mean, logvar)
-    return -tf.reduce_mean(logpx_z + logpz - logqz_x)
-
-
-def tutorial_runner(train_x):
-    """``run(epochs) -> [examples/s per epoch]`` for the tutorial loop (compiled once, reused)."""
+def _vae_runner(images, config: RunConfig, *, lr: float, batch_size: int, arrays: bool = True, jit="auto"):
     keras.utils.set_random_seed(0)
-    model, optimizer = TutorialVAE(), keras.optimizers.Adam(1e-3)
+    flatten = config.architecture == "mlp"
+    data = (tdata.ArrayData(images, batch_size=batch_size, flatten=flatten) if arrays else
+            (lambda e: tdata.make_dataset(images, batch_size=batch_size, epoch=e, flatten=flatten)))
+    steps = -(-len(images) // batch_size)
+    return FitRunner(build_model(config), build_objective(config, steps), data,
+                     optimizer=keras.optimizers.Adam(lr), jit_compile=jit)
 
-    @tf.function
-    def train_step(x):
-        with tf.GradientTape() as tape:
-            loss = compute_loss(model, x)
-        gradients = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
 
-    dataset = tf.data.Dataset.from_tensor_slices(train_x.reshape(-1, 784).astype("float32")).shuffle(60000).batch(100)
+def mlp_runners(x):
+    mlp = RunConfig(event_shape=(784,))
+    return {
+        "tfpvae": lambda: _vae_runner(x, mlp, lr=1e-3, batch_size=100),
+        "tfpvae_no_xla": lambda: _vae_runner(x, mlp, lr=1e-3, batch_size=100, jit=False),
+        "tfpvae_tf_data": lambda: _vae_runner(x, mlp, lr=1e-3, batch_size=100, arrays=False),
+        "tf_tutorial_loop": lambda: tf_tutorial.mlp(x),
+        "tf_tutorial_loop_xla": lambda: tf_tutorial.mlp(x, jit=True),
+        "tfp_idiomatic": lambda: tfp_idiomatic.mlp(x),
+        "tfp_idiomatic_xla": lambda: tfp_idiomatic.mlp(x, jit=True),
+        "keras_fit": lambda: keras_fit.mlp(x),
+        "keras_fit_xla": lambda: keras_fit.mlp(x, jit=True),
+    }
 
-    def run(epochs):
-        rates = []
-        for _ in range(epochs):
+
+def iaf_runners(x):
+    return {"vae": lambda: _vae_runner(x, RunConfig(event_shape=(784,)), lr=1e-3, batch_size=100),
+            "vae_iaf2": lambda: _vae_runner(x, RunConfig(event_shape=(784,), flow="iaf"), lr=1e-3, batch_size=100)}
+
+
+def conv_runners(x):
+    cvae = RunConfig(event_shape=(28, 28, 1), architecture="conv", latent_dim=2)
+    return {"tfpvae": lambda: _conv_tfpvae(x, cvae),
+            "tfpvae_xla": lambda: _conv_tfpvae(x, cvae, jit=True),
+            "tf_tutorial_loop": lambda: tf_tutorial.conv(x),
+            "tf_tutorial_loop_xla": lambda: tf_tutorial.conv(x, jit=True)}
+
+
+def _conv_tfpvae(x, config, jit="auto"):
+    keras.utils.set_random_seed(0)
+    return FitRunner(cvae_tutorial(latent_dim=2), build_objective(config, -(-len(x) // 32)),
+                     tdata.ArrayData(x, batch_size=32), optimizer=keras.optimizers.Adam(1e-4), jit_compile=jit)
+
+
+def bnn_runners(x, y):
+    from baselines import tfp_layers
+
+    return {"tfpvae": lambda: _bnn_tfpvae(x, y), "tfpvae_no_xla": lambda: _bnn_tfpvae(x, y, jit=False),
+            "tfp_layers_tf_keras": lambda: tfp_layers.Runner(x, y)}
+
+
+def _bnn_tfpvae(x, y, jit="auto"):
+    from tfpvae import distributions as D
+    from tfpvae import layers as L
+    from tfpvae.objectives import BayesianELBO
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((784,)), L.DenseFlipout(400, activation="relu"),
+                              L.DenseFlipout(400, activation="relu"), L.DenseFlipout(10), D.CategoricalHead(10)])
+    data = tdata.ArrayData(x, labels=y, batch_size=128, flatten=True)
+    return FitRunner(model, BayesianELBO(num_examples=len(x)), data, optimizer=keras.optimizers.Adam(1e-3),
+                     jit_compile=jit)
+
+
+def matmul_rates(layers, batch: int = 100, repeats: int = 100) -> dict:
+    """GFLOP/s of (a)'s training matmuls (forward, and both backward products) at batch ``batch``, in
+    fp32 and bf16: ``repeats`` passes over the layers in one ``tf.function`` (TensorFlow's oneDNN
+    kernels, as a training step uses them), each product summed so none is pruned; median of 5."""
+    out = {}
+    for dtype in (tf.float32, tf.bfloat16):
+        weights = [tf.cast(tf.random.normal([i, o]) * 0.05, dtype) for i, o in layers]
+        acts = [tf.cast(tf.random.normal([batch, i]), dtype) for i, _ in layers]
+        grads = [tf.cast(tf.random.normal([batch, o]), dtype) for _, o in layers]
+
+        @tf.function
+        def chain(acts, grads, weights):
+            total = tf.zeros([], tf.float32)
+            for _ in tf.range(repeats):
+                for a, g, w in zip(acts, grads, weights):
+                    products = (tf.matmul(a, w), tf.matmul(g, w, transpose_b=True), tf.matmul(a, g, transpose_a=True))
+                    total += tf.add_n([tf.cast(tf.reduce_sum(p), tf.float32) for p in products])
+            return total
+
+        chain(acts, grads, weights).numpy()
+        times = []
+        for _ in range(5):
             start = time.perf_counter()
-            for x in dataset:
-                train_step(x)
-            optimizer.iterations.numpy()  # wait for the device
-            rates.append(len(train_x) / (time.perf_counter() - start))
-        return rates
-
-    run(1)  # tracing
-    return run
+            chain(acts, grads, weights).numpy()
+            times.append(time.perf_counter() - start)
+        flop = repeats * batch * 3 * 2 * sum(i * o for i, o in layers)
+        out[dtype.name] = flop / statistics.median(times) / 1e9
+    return out
 
 
-def tfpvae_runner(train_x, jit: bool):
-    """``run(epochs) -> [examples/s per epoch]`` from ``tfpvae.fit``'s own per-epoch timings. Each call
-    is one ``fit`` of ``1 + epochs`` epochs; its first epoch (tracing) is dropped."""
-    keras.utils.set_random_seed(0)
-    vae, optimizer = tfpvae.mlp_vae((784,), 50, (200, 200)), keras.optimizers.Adam(1e-3)
-    images = tf.convert_to_tensor(train_x)  # once, not per epoch
-    data = lambda e: tdata.make_dataset(images, batch_size=100, seed=0, epoch=e, flatten=True)
+def machine() -> dict:
+    info = {"platform": platform.platform(), "cores": os.cpu_count(), "load_average": os.getloadavg(),
+            "gpus": [d.name for d in tf.config.list_physical_devices("GPU")]}
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        info["cpu"] = next(line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name"))
+        flags = next(line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags"))
+        info["flags"] = sorted(f for f in flags if f.startswith(("avx512", "amx", "avx2", "fma")))
+    except (OSError, StopIteration):
+        pass
+    return info
 
-    def run(epochs):
-        state = tfpvae.fit(vae, tfpvae.ELBO(), data, epochs=1 + epochs, optimizer=optimizer, jit_compile=jit)
-        return [h["examples_per_second"] for h in state.history[1:]]
 
-    return run
+def measure(runners: dict, rounds: int) -> dict:
+    """Build every runner, time its first epoch, then ``rounds`` epochs each in turn."""
+    built, results = {}, {}
+    for name, make in runners.items():
+        start = time.perf_counter()
+        built[name] = make()
+        seconds, loss = built[name].epoch()
+        results[name] = {"first_epoch_seconds_with_build": time.perf_counter() - start, "seconds": [], "loss": [loss]}
+        print(f"  {name}: first epoch {results[name]['first_epoch_seconds_with_build']:.1f} s", file=sys.stderr)
+    for r in range(rounds):
+        for name, runner in built.items():
+            seconds, loss = runner.epoch()
+            results[name]["seconds"].append(seconds)
+            results[name]["loss"].append(loss)
+        print(f"  round {r + 1}: " + ", ".join(f"{k} {v['seconds'][-1]:.2f}s" for k, v in results.items()),
+              file=sys.stderr)
+    for v in results.values():
+        v["median_seconds"] = statistics.median(v["seconds"])
+    return results
+
+
+def _examples_per_second(results: dict, n: int) -> dict:
+    for v in results.values():
+        v["examples_per_second"] = n / v["median_seconds"]
+    return results
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=str(HERE.parent.parent / "shared" / "data"))
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=2, help="timed epochs per implementation per round")
+    parser.add_argument("--models", default="mlp,iaf,conv,bnn")
+    parser.add_argument("--rounds", type=int, default=3, help="timed epochs per implementation")
+    parser.add_argument("--examples", type=int, default=60000, help="training images per epoch of mlp, iaf, bnn")
+    parser.add_argument("--conv-examples", type=int, default=12000, help="training images per conv epoch")
     parser.add_argument("--output", default=str(HERE / "results" / "throughput.json"))
     args = parser.parse_args(argv)
+    models = args.models.split(",")
     arrays = tdata.load_arrays("binarized_mnist", args.data_dir)
-    train_x = arrays.train
-    runners = {"tf_tutorial_loop": tutorial_runner(train_x), "tfpvae": tfpvae_runner(train_x, jit=False),
-               "tfpvae_xla": tfpvae_runner(train_x, jit=True)}
-    rates = {name: [] for name in runners}
-    for r in range(args.rounds):
-        for name, run in runners.items():
-            rates[name] += run(args.epochs)
-        print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.0f}/s" for k, v in rates.items()), file=sys.stderr)
-    base = statistics.median(rates["tf_tutorial_loop"])
-    result = {
-        "benchmark": "train throughput, 784-200-200-50 tanh VAE, binarized MNIST, batch 100, Adam 1e-3",
-        "date": date.today().isoformat(), "machine": f"{platform.machine()}, {os.cpu_count()} cores, CPU",
-        "tensorflow": tf.__version__, "data_source": arrays.source,
-        "command": "python benchmarks/throughput.py " + " ".join(argv or sys.argv[1:]),
-        "examples_per_second": {k: {"median": statistics.median(v), "all": v} for k, v in rates.items()},
-        "ratio_to_tf_tutorial_loop": {k: statistics.median(v) / base for k, v in rates.items()},
-    }
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps(result, indent=2) + "\n")
-    print("| implementation | median examples/s | ratio to TF tutorial loop |\n|---|---|---|")
-    for k in rates:
-        print(f"| {k} | {result['examples_per_second'][k]['median']:.0f} "
-              f"| {result['ratio_to_tf_tutorial_loop'][k]:.2f} |")
-    if not all(math.isfinite(v) for v in result["ratio_to_tf_tutorial_loop"].values()):
-        return 1
+    train = arrays.train[:args.examples]
+    result = {"benchmark": "training throughput, side by side (issue 14 (a)-(d))", "date": date.today().isoformat(),
+              "machine": machine(), "tensorflow": tf.__version__, "keras": keras.__version__,
+              "data_source": arrays.source, "rounds": args.rounds,
+              "command": "python benchmarks/throughput.py " + " ".join(argv if argv is not None else sys.argv[1:])}
+    rates = matmul_rates(MLP_LAYERS)
+    result["matmul_gflops_at_mlp_sizes"] = rates
+    print(f"matmul at (a)'s sizes: {rates}", file=sys.stderr)
+    if "mlp" in models:
+        print("(a) mlp", file=sys.stderr)
+        a = _examples_per_second(measure(mlp_runners(train), args.rounds), len(train))
+        tf_best = max((k for k in a if not k.startswith("tfpvae")), key=lambda k: a[k]["examples_per_second"])
+        limit = {k: v * 1e9 / MLP_TRAIN_FLOP for k, v in rates.items()}
+        best = a[tf_best]["examples_per_second"]
+        result["mlp"] = {"runs": a, "fastest_tf_baseline": tf_best,
+                         "ratio_to_fastest_tf_baseline": {k: v["examples_per_second"] / best for k, v in a.items()},
+                         "matmul_limit_examples_per_second": limit,
+                         "fraction_of_fp32_matmul_limit": {k: v["examples_per_second"] / limit["float32"]
+                                                           for k, v in a.items()}}
+    if "iaf" in models:
+        print("(b) iaf", file=sys.stderr)
+        b = measure(iaf_runners(train), args.rounds)
+        ratios = [f / p for f, p in zip(b["vae_iaf2"]["seconds"], b["vae"]["seconds"])]
+        result["iaf"] = {"runs": b, "epoch_time_ratio_iaf2_to_vae": statistics.median(ratios)}
+    if "conv" in models:
+        print("(c) conv", file=sys.stderr)
+        x = arrays.train[:args.conv_examples].reshape(-1, 28, 28, 1)
+        c = _examples_per_second(measure(conv_runners(x), args.rounds), len(x))
+        base = c["tf_tutorial_loop"]["examples_per_second"]
+        result["conv"] = {"runs": c, "examples": len(x),
+                          "ratio_to_tf_tutorial_loop": {k: v["examples_per_second"] / base for k, v in c.items()}}
+    if "bnn" in models:
+        print("(d) bnn", file=sys.stderr)
+        mnist = tdata.load_arrays("mnist", args.data_dir)
+        x, y = mnist.train[:args.examples].reshape(-1, 784), mnist.train_labels[:args.examples].astype("int64")
+        d = _examples_per_second(measure(bnn_runners(x, y), args.rounds), len(x))
+        base = d["tfp_layers_tf_keras"]["examples_per_second"]
+        result["bnn"] = {"runs": d, "ratio_to_tfp_layers": {k: v["examples_per_second"] / base for k, v in d.items()}}
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=1) + "\n")
+    print(table(result))
     return 0
+
+
+def table(result: dict) -> str:
+    lines = ["| model | implementation | median examples/s | ratio | first epoch (s) |", "|---|---|---|---|---|"]
+    for key, ratio_key in (("mlp", "ratio_to_fastest_tf_baseline"), ("conv", "ratio_to_tf_tutorial_loop"),
+                           ("bnn", "ratio_to_tfp_layers")):
+        if key in result:
+            for name, run in result[key]["runs"].items():
+                lines.append(f"| {key} | {name} | {run['examples_per_second']:.0f} | "
+                             f"{result[key][ratio_key][name]:.2f} | {run['first_epoch_seconds_with_build']:.1f} |")
+    if "iaf" in result:
+        lines.append(f"| iaf | epoch time IAF-2 / flowless | | {result['iaf']['epoch_time_ratio_iaf2_to_vae']:.2f} | |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
