@@ -1,7 +1,8 @@
 """Tutorials are code CI runs: each runs end to end in smoke mode and writes the figures it declares.
 
 Every ``tutorials/NN_*.py`` declares its figures in a module-level ``FIGURES = [...]`` list of file
-names; the smoke run must write each of them (a valid, non-trivial PNG) into ``TFPVAE_TUTORIAL_OUT``.
+names; the smoke run must write each of them (a valid, non-trivial PNG, or an animated GIF) into
+``TFPVAE_TUTORIAL_OUT``.
 The committed gallery (``tutorials/figures/`` and ``tutorials/README.md``) must hold and show every
 declared figure. Data come from ``../shared/data`` when present; without it the tutorials fall back to
 the package's embedded MNIST sample or synthetic data, so these tests never skip for lack of data.
@@ -9,6 +10,7 @@ A quick local run may leave the subprocess runs out with ``-k 'not smoke'``; CI 
 """
 
 import ast
+import importlib.util
 import os
 import subprocess
 import sys
@@ -20,7 +22,9 @@ ROOT = Path(__file__).resolve().parents[1]
 TUTORIALS_DIR = ROOT / "tutorials"
 TUTORIALS = sorted(TUTORIALS_DIR.glob("[0-9][0-9]_*.py"))
 SHARED_DATA = ROOT.parent / "shared" / "data"
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_spec = importlib.util.spec_from_file_location("tutorials_run_all", TUTORIALS_DIR / "run_all.py")
+run_all = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(run_all)  # check_figure: a PNG that decodes, or an animated GIF of > 1 frame
 
 
 def declared_figures(path: Path) -> list[str]:
@@ -58,11 +62,12 @@ def test_figures_declared_committed_and_shown(path):
     readme = (TUTORIALS_DIR / "README.md").read_text()
     assert path.name in readme, f"tutorials/README.md has no paragraph linking {path.name}"
     for name in figures:
-        assert name.startswith(path.name[:3]) and name.endswith(".png"), \
-            f"{path.name}: figure {name!r} should be '{path.name[:3]}<name>.png'"
+        assert name.startswith(path.name[:3]) and name.endswith(run_all.FIGURE_TYPES), \
+            f"{path.name}: figure {name!r} should be '{path.name[:3]}<name>.png' (or .gif for an animation)"
         committed = TUTORIALS_DIR / "figures" / name
-        assert committed.is_file() and committed.read_bytes()[:8] == PNG_SIGNATURE, \
-            f"{committed} missing: run `python tutorials/run_all.py {path.name}` and commit the figure"
+        problem = run_all.check_figure(committed)
+        assert problem is None, \
+            f"{committed}: {problem}: run `python tutorials/run_all.py {path.name}` and commit the figure"
         assert f"figures/{name}" in readme, f"tutorials/README.md does not show figures/{name}"
 
 
@@ -75,6 +80,6 @@ def test_smoke_run_writes_its_figures(path, tmp_path):
     for name in declared_figures(path):
         figure = out / name
         assert figure.is_file(), f"{path.name} did not write its figure {name} (wrote {sorted(os.listdir(out))})"
-        content = figure.read_bytes()
-        assert content[:8] == PNG_SIGNATURE and len(content) > 5_000, f"{name}: not a PNG with content"
+        problem = run_all.check_figure(figure)
+        assert problem is None and figure.stat().st_size > 5_000, f"{name}: {problem or 'under 5,000 bytes'}"
     assert "all checks passed" in proc.stdout, f"{path.name} did not reach its final checks:\n{proc.stdout[-2000:]}"
