@@ -158,7 +158,7 @@ def _train_locked(config: RunConfig, run: RunDirectory, arrays, strategy, chief:
         stop=stop)
     callbacks.append(record)
     if chief:
-        callbacks += _picture_callbacks(config, run, model)
+        callbacks += _picture_callbacks(config, run, model, arrays.source)
     if not quiet and chief:
         callbacks.append(ProgressBar(steps_per_epoch=steps))
     state = fit(model, objective, _arrays(config, train_x, shuffle=True),  # batches gathered in the compiled loop
@@ -168,7 +168,7 @@ def _train_locked(config: RunConfig, run: RunDirectory, arrays, strategy, chief:
                 callbacks=callbacks, seed=config.seed, jit_compile=_JIT_COMPILE[config.jit], strategy=strategy,
                 precision=config.precision, nonfinite=config.on_nonfinite, clip_norm=config.clip_norm)
     if chief:
-        _pictures(run, config, model, test_x, seed=config.seed)
+        _pictures(run, config, model, test_x, seed=config.seed, data_source=arrays.source)
         if stop.requested:
             where = (f"in epoch {state.epoch + 1} after {state.resume_step} batches" if state.interrupted
                      else f"after epoch {state.epoch}")
@@ -191,7 +191,7 @@ def _summary(run: RunDirectory, state, model) -> None:
           f"{run.checkpoints}", file=sys.stderr)
 
 
-def _picture_callbacks(config: RunConfig, run: RunDirectory, model) -> list:
+def _picture_callbacks(config: RunConfig, run: RunDirectory, model, data_source: str) -> list:
     """``--gif``: the same 16 prior draws decoded after every epoch (``RUN/frames/epoch_NNNN.png``,
     assembled into ``RUN/plots/gif.gif`` at the end); ``--tensorboard DIR``: scalars and samples."""
     out: list[Callback] = []
@@ -200,7 +200,8 @@ def _picture_callbacks(config: RunConfig, run: RunDirectory, model) -> list:
         from tfpvae.plotting import EpochImages
 
         latents = model.prior.sample(16, seed=[config.seed, 11])
-        out.append(EpochImages(run.frames, latents, model, gif_path=run.plots / "gif.gif", image_shape=shape))
+        out.append(EpochImages(run.frames, latents, model, gif_path=run.plots / "gif.gif", image_shape=shape,
+                               data_source=data_source))
     if config.tensorboard:
         from tfpvae.training.tensorboard import TensorBoard
 
@@ -223,9 +224,20 @@ def load_run(run_dir, checkpoint: str = "best"):
     return config, model
 
 
-def _test_batch(config: RunConfig, num: int) -> tf.Tensor:
+def _test_batch(config: RunConfig, num: int) -> tuple[tf.Tensor, str]:
+    """``num`` test images spread over the test set, and where they came from."""
     arrays = tdata.load_arrays(config.dataset, config.data_dir)
-    return next(iter(_pipeline(config, _spread(arrays.test, num), shuffle=False, batch_size=num)))
+    return next(iter(_pipeline(config, _spread(arrays.test, num), shuffle=False, batch_size=num))), arrays.source
+
+
+def _recorded_source(run: RunDirectory) -> str | None:
+    """The data source a run's metrics.json records (None if it has none)."""
+    import json
+
+    try:
+        return json.loads(run.metrics_path.read_text()).get("data_source")
+    except (OSError, json.JSONDecodeError):
+        return None
 
 
 def _spread(images, num: int):
@@ -235,18 +247,18 @@ def _spread(images, num: int):
     return images[index]
 
 
-def _pictures(run: RunDirectory, config: RunConfig, model, test_x, seed: int, num_samples: int = 100,
-              num_recon: int = 20):
+def _pictures(run: RunDirectory, config: RunConfig, model, test_x, seed: int, data_source: str,
+              num_samples: int = 100, num_recon: int = 20):
     from tfpvae.plotting import save_image_grid, save_reconstructions
 
     image_shape = tuple(test_x.shape[1:])
     if hasattr(model, "sample"):
         means = model.sample(num_samples, seed=[seed, 7]).mean()
         save_image_grid(run.samples, np.asarray(means), ncols=10, image_shape=image_shape,
-                        title=f"{config.dataset}: decoder means for z ~ p(z)")
+                        title=f"{config.dataset}: decoder means for z ~ p(z)", data_source=data_source)
     x = next(iter(_pipeline(config, _spread(test_x, num_recon), shuffle=False, batch_size=num_recon)))
     recon = model.reconstruct(x, seed=[seed, 8]).mean()
-    save_reconstructions(run.reconstructions, np.asarray(x), np.asarray(recon), image_shape)
+    save_reconstructions(run.reconstructions, np.asarray(x), np.asarray(recon), image_shape, data_source=data_source)
 
 
 def sample(run_dir, num: int = 100, seed: int = 0, checkpoint: str = "best") -> Path:
@@ -259,7 +271,8 @@ def sample(run_dir, num: int = 100, seed: int = 0, checkpoint: str = "best") -> 
     path = RunDirectory(run_dir).samples
     means = model.sample(num, seed=[seed, 7]).mean()
     save_image_grid(path, np.asarray(means), ncols=10, image_shape=_image_shape(config),
-                    title=f"{config.dataset}: decoder means for z ~ p(z)")
+                    title=f"{config.dataset}: decoder means for z ~ p(z)",
+                    data_source=_recorded_source(RunDirectory(run_dir)))
     print(f"tfpvae: wrote {path}", file=sys.stderr)
     return path
 
@@ -270,9 +283,9 @@ def reconstruct(run_dir, num: int = 20, seed: int = 0, checkpoint: str = "best")
 
     config, model = load_run(run_dir, checkpoint)
     path = RunDirectory(run_dir).reconstructions
-    x = _test_batch(config, num)
+    x, source = _test_batch(config, num)
     recon = model.reconstruct(x, seed=[seed, 8]).mean()
-    save_reconstructions(path, np.asarray(x), np.asarray(recon), _image_shape(config))
+    save_reconstructions(path, np.asarray(x), np.asarray(recon), _image_shape(config), data_source=source)
     print(f"tfpvae: wrote {path}", file=sys.stderr)
     return path
 
@@ -358,7 +371,7 @@ def plot(run_dir, kind: str, seed: int = 0, checkpoint: str = "best", num: int =
         columns = [np.asarray(arrays.test_attributes[n])[index] for n in names]
         attributes = np.stack([c.astype(bool) if c.dtype == bool else c > np.median(c) for c in columns], axis=1)
     fig = plot_kind(kind, model, x, labels=labels, attributes=attributes, attribute_names=names, seed=seed,
-                    image_shape=tuple(tdata.dataset_info(config.dataset).event_shape))
+                    image_shape=tuple(tdata.dataset_info(config.dataset).event_shape), data_source=arrays.source)
     return _save(save_figure, fig, run.plots / f"{kind}.png")
 
 
