@@ -238,3 +238,17 @@ def test_a_stop_mid_epoch_saves_the_partial_epoch_and_resumes_to_the_uninterrupt
         assert a["train"] == pytest.approx(b["train"], rel=1e-6)  # the resumed epoch's sums include the saved part
     for a, b in zip(tfpvae.training.trainable_variables(straight), tfpvae.training.trainable_variables(resumed)):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_progress_bar_counts_the_epochs_steps_and_ends_each_epoch_with_one_summary_line():
+    import io
+
+    images, stream = _binary_images(64), io.StringIO()
+    keras.utils.set_random_seed(0)
+    fit(tfpvae.mlp_vae((16,), latent_dim=2, hidden=(8,)), tfpvae.ELBO(),
+        lambda e: make_dataset(images, batch_size=16, seed=3, epoch=e, flatten=True), epochs=2,
+        steps_per_execution=1, callbacks=[tfpvae.training.ProgressBar(stream, interval=0.0, steps_per_epoch=4)])
+    text = stream.getvalue()
+    assert "epoch 1/2" in text and "4/4" in text and "loss=" in text  # tqdm's bar: steps of the epoch, live loss
+    summaries = [line for line in text.replace("\r", "\n").splitlines() if "ex/s) train loss" in line]
+    assert [s.split()[1] for s in summaries] == ["1/2", "2/2"]

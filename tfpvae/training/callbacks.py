@@ -44,41 +44,53 @@ def monitored_value(logs: dict, monitor: str) -> float | None:
 
 
 class ProgressBar(Callback):
-    """One line per epoch with a live loss, refreshed at most every ``interval`` seconds (reading the
-    running loss waits for the device, so it is not done every step)."""
+    """A tqdm bar per epoch -- steps done of the epoch's steps (known from the first epoch when
+    ``steps_per_epoch`` is given), rate, time left and the running loss -- then one summary line per
+    epoch. The loss is read at most every ``interval`` seconds (a read waits for the device)."""
 
-    def __init__(self, stream=None, interval: float = 0.5, width: int = 24, steps_per_epoch: int | None = None):
-        self.stream, self.interval, self.width = stream or sys.stderr, interval, width
+    def __init__(self, stream=None, interval: float = 0.5, steps_per_epoch: int | None = None):
+        self.stream, self.interval = stream or sys.stderr, interval
         self.steps_per_epoch = steps_per_epoch  # known before the first epoch ends, when the caller knows it
+        self._bar: Any = None
 
     def on_epoch_begin(self, state):
-        self._start = self._last = time.perf_counter()
+        from tqdm.auto import tqdm
+
+        self._close()
+        self._bar = tqdm(total=state.steps_per_epoch or self.steps_per_epoch, desc=f"epoch {state.epoch + 1}/"
+                         f"{state.epochs}", unit="step", file=self.stream, leave=False, mininterval=self.interval,
+                         dynamic_ncols=True)
+        self._last = 0.0
 
     def on_batch_end(self, state, step, totals):
-        now = time.perf_counter()
-        if now - self._last < self.interval:
+        if self._bar is None:
             return
-        self._last = now
-        total = state.steps_per_epoch or self.steps_per_epoch
-        frac = step / total if total else 0.0
-        bar = ("=" * int(frac * self.width)).ljust(self.width) if total else "?" * self.width
-        loss = totals.means()["loss"]
-        steps = f"{step}/{total}" if total else str(step)
-        elapsed = now - self._start
-        rate = step / elapsed if elapsed > 0 else 0.0
-        left = f", ~{(total - step) / rate:.0f}s left" if total and rate else ""
-        self.stream.write(f"\repoch {state.epoch + 1}/{state.epochs} [{bar}] step {steps} "
-                          f"loss {loss:.4f} {elapsed:.1f}s ({rate:.0f} steps/s{left})")
-        self.stream.flush()
+        self._bar.update(step - self._bar.n)  # `step` counts the epoch's batches, a resumed epoch's included
+        now = time.perf_counter()
+        if now - self._last >= self.interval:
+            self._last = now
+            self._bar.set_postfix(loss=f"{totals.means()['loss']:.4f}")
 
     def on_epoch_end(self, state, logs):
+        self._close()
         parts = [f"train loss {logs['train']['loss']:.4f}"]
         for name, metrics in logs.items():
             if isinstance(metrics, dict) and name != "train":
                 parts += [f"{name} {k} {v:.4f}" for k, v in metrics.items() if k != "loss" or "elbo" not in metrics]
-        self.stream.write(f"\repoch {logs['epoch']}/{state.epochs} {logs['seconds']:.1f}s "
+        self.stream.write(f"epoch {logs['epoch']}/{state.epochs} {logs['seconds']:.1f}s "
                           f"({logs['examples_per_second']:.0f} ex/s) " + ", ".join(parts) + "\n")
         self.stream.flush()
+
+    def on_interrupt(self, state, step, totals):
+        self._close()
+
+    def on_train_end(self, state):
+        self._close()
+
+    def _close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
 
 
 class EarlyStopping(Callback):
