@@ -8,6 +8,8 @@ logs its loss, and is measured with and without XLA where it has the option):
 - (b) ``iaf``: the same VAE with a 2-step IAF posterior (MADE 256-256, context 50) against (a)'s model,
   both by tfpvae's defaults: the ratio of epoch times.
 - (c) ``conv``: the CVAE tutorial's own model and settings (latent 2, batch 32, Adam 1e-4) against its loop.
+  (tfpvae under XLA is not run: its multi-step loop ran this model ~25x slower per step than without, the
+  reason ``jit_compile="auto"`` leaves convolutions uncompiled.)
 - (d) ``bnn``: a 784-400-400-10 Flipout MLP on MNIST (batch 128, KL/N) against ``tfp.layers.DenseFlipout``
   in tf-keras.
 
@@ -52,9 +54,9 @@ MLP_TRAIN_FLOP = 3 * 2 * sum(i * o for i, o in MLP_LAYERS)  # forward + two back
 class FitRunner:
     """``epoch() -> (seconds, loss)`` for one ``tfpvae.fit`` run, timed around the whole epoch."""
 
-    def __init__(self, model, objective, data, *, optimizer, jit_compile="auto"):
+    def __init__(self, model, objective, data, *, optimizer, jit_compile="auto", precision=None):
         self.run = tfpvae.training.fit_epochs(model, objective, data, epochs=10**6, optimizer=optimizer,
-                                              jit_compile=jit_compile)
+                                              jit_compile=jit_compile, precision=precision)
 
     def epoch(self) -> tuple[float, float]:
         start = time.perf_counter()
@@ -62,14 +64,15 @@ class FitRunner:
         return time.perf_counter() - start, state.history[-1]["train"]["loss"]
 
 
-def _vae_runner(images, config: RunConfig, *, lr: float, batch_size: int, arrays: bool = True, jit="auto"):
+def _vae_runner(images, config: RunConfig, *, lr: float, batch_size: int, arrays: bool = True, jit="auto",
+                precision=None):
     keras.utils.set_random_seed(0)
     flatten = config.architecture == "mlp"
     data = (tdata.ArrayData(images, batch_size=batch_size, flatten=flatten) if arrays else
             (lambda e: tdata.make_dataset(images, batch_size=batch_size, epoch=e, flatten=flatten)))
     steps = -(-len(images) // batch_size)
     return FitRunner(build_model(config), build_objective(config, steps), data,
-                     optimizer=keras.optimizers.Adam(lr), jit_compile=jit)
+                     optimizer=keras.optimizers.Adam(lr), jit_compile=jit, precision=precision)
 
 
 def mlp_runners(x):
@@ -78,6 +81,7 @@ def mlp_runners(x):
         "tfpvae": lambda: _vae_runner(x, mlp, lr=1e-3, batch_size=100),
         "tfpvae_no_xla": lambda: _vae_runner(x, mlp, lr=1e-3, batch_size=100, jit=False),
         "tfpvae_tf_data": lambda: _vae_runner(x, mlp, lr=1e-3, batch_size=100, arrays=False),
+        "tfpvae_bf16": lambda: _vae_runner(x, mlp, lr=1e-3, batch_size=100, precision="mixed_bfloat16"),
         "tf_tutorial_loop": lambda: tf_tutorial.mlp(x),
         "tf_tutorial_loop_xla": lambda: tf_tutorial.mlp(x, jit=True),
         "tfp_idiomatic": lambda: tfp_idiomatic.mlp(x),
@@ -95,25 +99,27 @@ def iaf_runners(x):
 def conv_runners(x):
     cvae = RunConfig(event_shape=(28, 28, 1), architecture="conv", latent_dim=2)
     return {"tfpvae": lambda: _conv_tfpvae(x, cvae),
-            "tfpvae_xla": lambda: _conv_tfpvae(x, cvae, jit=True),
+            "tfpvae_bf16": lambda: _conv_tfpvae(x, cvae, precision="mixed_bfloat16"),
             "tf_tutorial_loop": lambda: tf_tutorial.conv(x),
             "tf_tutorial_loop_xla": lambda: tf_tutorial.conv(x, jit=True)}
 
 
-def _conv_tfpvae(x, config, jit="auto"):
+def _conv_tfpvae(x, config, jit="auto", precision=None):
     keras.utils.set_random_seed(0)
     return FitRunner(cvae_tutorial(latent_dim=2), build_objective(config, -(-len(x) // 32)),
-                     tdata.ArrayData(x, batch_size=32), optimizer=keras.optimizers.Adam(1e-4), jit_compile=jit)
+                     tdata.ArrayData(x, batch_size=32), optimizer=keras.optimizers.Adam(1e-4), jit_compile=jit,
+                     precision=precision)
 
 
 def bnn_runners(x, y):
     from baselines import tfp_layers
 
-    return {"tfpvae": lambda: _bnn_tfpvae(x, y), "tfpvae_no_xla": lambda: _bnn_tfpvae(x, y, jit=False),
+    return {"tfpvae": lambda: _bnn_tfpvae(x, y), "tfpvae_xla": lambda: _bnn_tfpvae(x, y, jit=True),
+            "tfpvae_bf16": lambda: _bnn_tfpvae(x, y, precision="mixed_bfloat16"),
             "tfp_layers_tf_keras": lambda: tfp_layers.Runner(x, y)}
 
 
-def _bnn_tfpvae(x, y, jit="auto"):
+def _bnn_tfpvae(x, y, jit="auto", precision=None):
     from tfpvae import distributions as D
     from tfpvae import layers as L
     from tfpvae.objectives import BayesianELBO
@@ -123,13 +129,13 @@ def _bnn_tfpvae(x, y, jit="auto"):
                               L.DenseFlipout(400, activation="relu"), L.DenseFlipout(10), D.CategoricalHead(10)])
     data = tdata.ArrayData(x, labels=y, batch_size=128, flatten=True)
     return FitRunner(model, BayesianELBO(num_examples=len(x)), data, optimizer=keras.optimizers.Adam(1e-3),
-                     jit_compile=jit)
+                     jit_compile=jit, precision=precision)
 
 
 def matmul_rates(layers, batch: int = 100, repeats: int = 100) -> dict:
     """GFLOP/s of (a)'s training matmuls (forward, and both backward products) at batch ``batch``, in
     fp32 and bf16: ``repeats`` passes over the layers in one ``tf.function`` (TensorFlow's oneDNN
-    kernels, as a training step uses them), each product summed so none is pruned; median of 5."""
+    kernels, as a training step uses them), each product summed so none is pruned; median of 9."""
     out = {}
     for dtype in (tf.float32, tf.bfloat16):
         weights = [tf.cast(tf.random.normal([i, o]) * 0.05, dtype) for i, o in layers]
@@ -147,7 +153,7 @@ def matmul_rates(layers, batch: int = 100, repeats: int = 100) -> dict:
 
         chain(acts, grads, weights).numpy()
         times = []
-        for _ in range(5):
+        for _ in range(9):
             start = time.perf_counter()
             chain(acts, grads, weights).numpy()
             times.append(time.perf_counter() - start)
@@ -253,15 +259,18 @@ def main(argv=None):
 
 
 def table(result: dict) -> str:
-    lines = ["| model | implementation | median examples/s | ratio | first epoch (s) |", "|---|---|---|---|---|"]
+    lines = ["| model | implementation | median examples/s | ratio | first epoch (s) | loss, last epoch |",
+             "|---|---|---|---|---|---|"]
     for key, ratio_key in (("mlp", "ratio_to_fastest_tf_baseline"), ("conv", "ratio_to_tf_tutorial_loop"),
                            ("bnn", "ratio_to_tfp_layers")):
         if key in result:
             for name, run in result[key]["runs"].items():
                 lines.append(f"| {key} | {name} | {run['examples_per_second']:.0f} | "
-                             f"{result[key][ratio_key][name]:.2f} | {run['first_epoch_seconds_with_build']:.1f} |")
+                             f"{result[key][ratio_key][name]:.2f} | {run['first_epoch_seconds_with_build']:.1f} | "
+                             f"{run['loss'][-1]:.2f} |")
     if "iaf" in result:
-        lines.append(f"| iaf | epoch time IAF-2 / flowless | | {result['iaf']['epoch_time_ratio_iaf2_to_vae']:.2f} | |")
+        ratio = result["iaf"]["epoch_time_ratio_iaf2_to_vae"]
+        lines.append(f"| iaf | epoch time IAF-2 / flowless | | {ratio:.2f} | | |")
     return "\n".join(lines)
 
 
