@@ -144,6 +144,12 @@ def summarise(runs: list[dict]) -> dict:
     return out
 
 
+def _pair(mean: float, se: float) -> str:
+    """``mean +- se`` with two decimals, or two significant digits of a mean below 0.1 (naval's RMSE is ~1e-3)."""
+    digits = 2 if not 0 < abs(mean) < 0.1 else 1 - int(np.floor(np.log10(abs(mean))))
+    return f"{mean:.{digits}f} +- {se:.{digits}f}"
+
+
 def table(results: dict) -> str:
     lines = ["| dataset | splits | test LL (ours) | " + " | ".join(PUBLISHED_LL) + " | RMSE (ours) | wall s/split |",
              "|---|---|---|" + "---|" * len(PUBLISHED_LL) + "---|---|"]
@@ -155,7 +161,7 @@ def table(results: dict) -> str:
         ll = s["log_likelihood"]
         lines.append(f"| {name} | {s['splits']} | {ll['mean']:.2f} +- {ll['se']:.2f} | "
                      + " | ".join(published)
-                     + f" | {s['rmse']['mean']:.2f} +- {s['rmse']['se']:.2f} | {s['seconds']['mean']:.0f} |")
+                     + f" | {_pair(s['rmse']['mean'], s['rmse']['se'])} | {s['seconds']['mean']:.0f} |")
     pbp = PUBLISHED_LL["PBP"]
     better = [n for n in ORDER
               if n in results and results[n]["summary"]["log_likelihood"]["mean"] > pbp[ORDER.index(n)]]
