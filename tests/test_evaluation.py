@@ -5,7 +5,9 @@ p(z) = N(0, I), p(x|z) = N(Wz + b, sigma^2 I)  =>  p(x) = N(b, W W^T + sigma^2 I
 Monte Carlo tolerances are stated per test; all seeds are fixed, so the tests are deterministic.
 """
 
+import gc
 import math
+import weakref
 
 import keras
 import numpy as np
@@ -16,6 +18,7 @@ import tensorflow_probability as tfp
 from tfpvae.distributions import BernoulliHead, GaussianHead
 from tfpvae.distributions.discretized_logistic import DiscretizedLogistic, DiscretizedLogisticHead
 from tfpvae.evaluation import bits_per_dim, discrete_num_values, evaluate_dataset, log_likelihood
+from tfpvae.evaluation._decoder_log_prob import bernoulli_log_prob
 from tfpvae.models import mlp_vae
 from tfpvae.objectives import ELBO
 from tfpvae.objectives.iwae import IWAE, IWAETerms, log_weights
@@ -170,6 +173,71 @@ def test_evaluate_dataset_traces_once_and_reports():
     assert out["nll"] == pytest.approx(-m.log_evidence(x).mean(), abs=1e-3)
     assert "bits_per_dim" not in out  # a Gaussian density: no bits/dim
 
+
+
+# --- speed paths: XLA, blocks, the Bernoulli likelihood, the cache (same numbers as the plain path) ---
+
+def _small_vae():
+    keras.utils.set_random_seed(0)
+    vae = mlp_vae((12,), latent_dim=3, hidden=(16,))
+    bits = (np.random.default_rng(0).random((40, 12)) < np.linspace(0.1, 0.9, 12)).astype(np.float32)
+    return vae, bits
+
+
+def test_xla_blocks_and_chunks_give_the_plain_estimate():
+    vae, x = _small_vae()
+    # chunks of 100 x batch 40 = 4000 rows: the XLA path decodes blocks of 25 samples (1000 rows) in a loop.
+    # The draws are TensorFlow's either way, so XLA (which also bounds the plain path's IWAE ordering and
+    # log-evidence bound tested above) changes the estimate by float rounding only.
+    plain = log_likelihood(vae, x, num_samples=200, chunk_size=100, batch_size=40, seed=4, jit_compile=False)
+    xla = log_likelihood(vae, x, num_samples=200, chunk_size=100, batch_size=40, seed=4, jit_compile=True)
+    np.testing.assert_allclose(xla.numpy(), plain.numpy(), rtol=0, atol=1e-4)
+    # one chunk or several, sub-batches or not: the same distribution (means within 4 standard errors)
+    xr = np.tile(x, (20, 1))
+    one = log_likelihood(vae, xr, num_samples=200, chunk_size=200, batch_size=800, seed=5, jit_compile=True).numpy()
+    many = log_likelihood(vae, xr, num_samples=200, chunk_size=40, batch_size=100, seed=6, jit_compile=True).numpy()
+    diff = one - many
+    assert abs(diff.mean()) < 4 * diff.std() / math.sqrt(diff.size), (diff.mean(), diff.std())
+
+
+def test_xla_chunks_combine_as_one_log_mean_exp():
+    m, x, seed = LinearGaussian(), LinearGaussian().data(4), tf.constant([5, 7], tf.int32)
+    sub = tf.random.experimental.stateless_fold_in(seed, 0)
+    lw = tf.concat([log_weights(m, x, 64, tf.random.experimental.stateless_fold_in(sub, c)) for c in range(3)]
+                   + [log_weights(m, x, 8, tf.random.experimental.stateless_fold_in(sub, 3))], 0)
+    expected = tf.reduce_logsumexp(lw, 0) - math.log(200.0)  # 3 chunks of 64 and a last one of 8
+    got = log_likelihood(m, x, num_samples=200, chunk_size=64, seed=seed, jit_compile=True)
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=0, atol=1e-4)
+
+
+def test_bernoulli_likelihood_matches_tfp():
+    rng = np.random.default_rng(2)
+    logits = np.concatenate([rng.normal(0, 3, (50, 10)), rng.normal(0, 40, (50, 10))]).astype(np.float32)
+    for x in (rng.random((100, 10)) < 0.5, rng.random((100, 10))):  # binary data and intensities (the head: float32)
+        x = x.astype(np.float32)
+        want = tfd.Independent(tfd.Bernoulli(logits=logits, dtype=tf.float32), 1).log_prob(x).numpy()
+        got = bernoulli_log_prob(tf.constant(logits), tf.constant(x), 1).numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-5)  # ~1e-7 per dimension
+    inf = np.array([[np.inf, -np.inf, 0.0]], np.float32)
+    for x in ([[1.0, 0.0, 1.0]], [[0.0, 0.0, 1.0]]):  # infinite logits: 0 or -inf, never NaN
+        want = tfd.Independent(tfd.Bernoulli(logits=inf, dtype=tf.float32), 1).log_prob(x).numpy()
+        np.testing.assert_array_equal(bernoulli_log_prob(tf.constant(inf), tf.constant(x), 1).numpy(), want)
+
+
+def test_log_likelihood_compiles_once_per_model_and_settings():
+    m = LinearGaussian(exact=True)
+    x = m.data(6)
+    for seed in (0, 1):
+        log_likelihood(m, x, num_samples=20, chunk_size=8, seed=seed)
+    assert m.encode_traces == 1  # the second call reuses the first one's trace
+    log_likelihood(m, x, num_samples=30, chunk_size=8, seed=0)
+    assert m.encode_traces == 2  # other settings: one more
+    ref = weakref.ref(m)
+    del m
+    gc.collect()
+    assert ref() is None  # the cache does not keep the model alive
+    with pytest.raises(ValueError, match="jit_compile"):
+        log_likelihood(LinearGaussian(), x, num_samples=2, jit_compile="yes")
 
 # --- discretized logistic ------------------------------------------------------------------------
 
