@@ -32,7 +32,10 @@ from tfpvae.evaluation.bits import bits_per_dim, discrete_num_values
 
 __all__ = ["log_likelihood", "evaluate_dataset"]
 
-ROWS_PER_BLOCK = 1024  # decoder rows per XLA block: 1024 x 784 float32 logits (3 MiB) stay in a core's L2 cache
+# Decoder rows per XLA block on a CPU. For the MNIST MLP VAE on 2 cores, 512-2048 rows took the same time
+# and whole 10,000-row chunks 30% more: a block's 784-wide logits (3 MiB at 1024 rows) stay in the L2
+# caches between the matmul that writes them and the likelihood that reads them. GPUs take whole chunks.
+ROWS_PER_BLOCK = 1024
 _CACHE_SIZE = 8  # estimators kept per model (one per distinct settings)
 _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -89,8 +92,8 @@ class _ChunkedEstimator:
 
     def _block(self, n: int) -> int:
         """Samples per block: the largest divisor of ``n`` with ``block * batch_size <= ROWS_PER_BLOCK``."""
-        if not self.jit:
-            return n  # TensorFlow's kernels: fewer, larger ops
+        if not self.jit or tf.config.list_logical_devices("GPU"):
+            return n  # TensorFlow's kernels, or a GPU: fewer, larger ops
         fits = [d for d in range(1, n + 1) if n % d == 0 and d * self.batch_size <= ROWS_PER_BLOCK]
         return max(fits, default=1)
 
