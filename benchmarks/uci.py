@@ -165,8 +165,11 @@ def table(results: dict) -> str:
     pbp = PUBLISHED_LL["PBP"]
     better = [n for n in ORDER
               if n in results and results[n]["summary"]["log_likelihood"]["mean"] > pbp[ORDER.index(n)]]
+    clear = [n for n in better if results[n]["summary"]["log_likelihood"]["mean"]
+             - 2 * results[n]["summary"]["log_likelihood"]["se"] > pbp[ORDER.index(n)]]
     lines.append(f"\nTest LL above PBP's on {len(better)} of {sum(n in results for n in ORDER)} sets run "
-                 f"({', '.join(better) or 'none'}); target: 6 of 9.")
+                 f"({', '.join(better) or 'none'}); by more than 2 standard errors on {len(clear)} "
+                 f"({', '.join(clear) or 'none'}); target: 6 of 9.")
     return "\n".join(lines)
 
 
