@@ -44,3 +44,24 @@ def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
     """Peak resident set size in MiB (``ru_maxrss`` is KiB on Linux) of this process or, with
     ``resource.RUSAGE_CHILDREN``, of the largest waited-for child."""
     return resource.getrusage(who).ru_maxrss / 1024
+
+
+def write_result(path, result: dict) -> None:
+    """Write ``result`` as JSON to ``path`` (folders created) and print it."""
+    import json
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+def cpu_flags() -> list[str]:
+    """The vector and matrix extensions of /proc/cpuinfo's flags (AVX2/512, AMX, FMA)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                flags = line.split(":", 1)[1].split()
+                return sorted(f for f in flags if f.startswith(("avx512", "amx", "avx2", "fma")))
+    except OSError:
+        pass
+    return []

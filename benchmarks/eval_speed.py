@@ -17,7 +17,6 @@ the process and of the evaluation alone.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -108,9 +107,7 @@ def main(argv=None) -> int:
     result["peak_rss_mb"] = round(_machine.peak_rss_mb(), 1)  # the whole process: imports, training, checks
     result["load_average_before"], result["load_average_after"] = load_before, [round(v, 2) for v in os.getloadavg()]
     result["targets"] = {"seconds": 180, "peak_rss_mb": 2048}
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    _machine.write_result(args.output, result)
     return 0
 
 

@@ -187,9 +187,7 @@ def main(argv=None) -> int:
                            "peak_rss_mb": _summary([r["peak_rss_mb"] for r in rss]),
                            "seconds": _summary([r["seconds"] for r in rss])}
     result["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    _machine.write_result(args.output, result)
     return 0
 
 

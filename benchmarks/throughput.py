@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -44,6 +43,7 @@ from tfpvae.models import cvae_tutorial  # noqa: E402
 from tfpvae.runs import RunConfig, build_model, build_objective  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _machine  # noqa: E402
 from baselines import keras_fit, tf_tutorial, tfp_idiomatic  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -163,16 +163,8 @@ def matmul_rates(layers, batch: int = 100, repeats: int = 100) -> dict:
 
 
 def machine() -> dict:
-    info = {"platform": platform.platform(), "cores": os.cpu_count(), "load_average": os.getloadavg(),
+    return {**_machine.machine(), "flags": _machine.cpu_flags(),
             "gpus": [d.name for d in tf.config.list_physical_devices("GPU")]}
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        info["cpu"] = next(line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name"))
-        flags = next(line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags"))
-        info["flags"] = sorted(f for f in flags if f.startswith(("avx512", "amx", "avx2", "fma")))
-    except (OSError, StopIteration):
-        pass
-    return info
 
 
 def measure(runners: dict, rounds: int) -> dict:
