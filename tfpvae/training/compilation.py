@@ -6,8 +6,9 @@ log-likelihood, Adam's updates), which are most of a dense VAE's time, so MLP VA
 posteriors train faster compiled as one multi-step loop. Two kinds of model train slower compiled
 and are left uncompiled: models holding a convolution layer (XLA's CPU convolutions, transposed
 ones above all, are far slower than TensorFlow's oneDNN kernels: the CVAE tutorial's model ran
-~25x slower per step), and Bayesian layers, whose per-step weight noise XLA draws ~2x slower than
-TensorFlow's random kernels (a 784-400-400-10 Flipout MLP). A multi-replica step is never compiled
+~25x slower per step), and Bayesian layers, where XLA gained nothing on an idle machine (a
+784-400-400-10 Flipout MLP: 6907 vs 6884 examples/s), was 1.4-2.1x slower with the cores shared
+(its per-step weight noise), and costs ~7 s more to compile. A multi-replica step is never compiled
 (its guarded update needs a cross-replica condition that XLA cannot hold). Compiling costs a few
 seconds once, in the first epoch; ``TFPVAE_AUTO_JIT=0`` in the environment makes ``"auto"`` never
 compile (for debugging, and for the test suite, whose hundreds of short fits would pay it each time).
