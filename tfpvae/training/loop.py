@@ -13,9 +13,9 @@ import keras
 import tensorflow as tf
 
 from tfpvae._validation import positive_int
+from tfpvae.data.pipeline import ArrayData
 from tfpvae.training.compilation import resolve_jit_compile
 from tfpvae.training.precision import set_precision
-from tfpvae.data.pipeline import ArrayData
 from tfpvae.training.step import (NONFINITE_POLICIES, Totals, make_array_train_loop, make_evaluate, make_train_loop,
                                    make_train_step)
 from tfpvae.training.variables import hidden_variables, trainable_variables
@@ -178,8 +178,7 @@ def _distribute(strategy, dataset: tf.data.Dataset):
 def fit_epochs(model, objective, train_data: DataArg, *, epochs: int,
                optimizer: keras.optimizers.Optimizer | None = None, validation_data: DataArg | None = None,
                callbacks: Sequence = (), seed: int = 0, jit_compile: bool | str = "auto",
-               variables: Sequence | None = None,
-               steps_per_execution: int = 50, validation_freq: int = 1,
+               variables: Sequence | None = None, steps_per_execution: int = 50, validation_freq: int = 1,
                strategy: tf.distribute.Strategy | None = None, precision: str | None = None, nonfinite: str = "stop",
                clip_norm: float | None = None) -> Generator[TrainingState, None, TrainingState]:
     """:func:`fit` one epoch at a time: a generator that yields the :class:`TrainingState` after each

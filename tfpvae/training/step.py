@@ -234,14 +234,16 @@ def make_train_loop(train_step, steps_per_execution: int, *, num_flags: int,
 
 
 def make_array_train_loop(train_step, data, *, num_flags: int, jit_compile: bool = False, stop_on_bad: bool = True):
-    """Build ``run(order, noise_seed, start, count) -> (steps taken, ok, bad)`` for in-memory data
+    """Build ``run(order, noise_seed, start, count, size=None) -> (steps taken, ok, bad)`` for in-memory data
     (:class:`tfpvae.data.ArrayData`): ``count`` steps on batches ``start, start + 1, ...`` of the
     epoch whose plan is ``(order, noise_seed)``, each batch gathered from the in-memory tensor inside
     the compiled loop. With ``jit_compile`` the whole multi-step loop -- gathers, steps, guard and
     optimizer updates -- is one XLA computation, which is where XLA pays most on CPU (the many small
     ops of a step fuse, and nothing returns to Python between steps). ``count`` and ``start`` are
-    tensors, so one trace serves every call; the epoch's last, smaller batch (if any) is one more
-    trace, run with ``run(..., start=data.full_batches, count=1, size=data.remainder)``."""
+    tensors, so one trace serves every call; ``size`` (default ``data.batch_size``) is the batch
+    size, so the epoch's last, smaller batch (if any) is one more trace, run with
+    ``run(order, noise_seed, data.full_batches, 1, data.remainder)``. The data are passed as
+    arguments, not captured as constants of the computation."""
     step = getattr(train_step, "python_function", train_step)  # traced inline: one compiled unit
 
     def run(images, labels, order, noise_seed, start, count, size):
