@@ -158,11 +158,13 @@ class Checkpoint(Callback):
         except ValueError:
             raise  # a checkpoint of another model
         except Exception as err:
-            print(f"tfpvae: mid-epoch checkpoint {path} is unreadable ({type(err).__name__}: "
-                  f"{str(err).splitlines()[0][:120]}); resuming from the last whole epoch instead", file=sys.stderr)
+            reason = f"{type(err).__name__}: {str(err).splitlines()[0][:120]}"
             if not self.restored_path:  # some variables may hold values of the failed read: no silent mix
                 raise ValueError(f"Checkpoint: the only checkpoint in {self.restore_directory} is the unreadable "
-                                 f"mid-epoch one in partial/; delete {self.restore_directory} to start over") from None
+                                 f"mid-epoch one {path} ({reason}); delete {self.restore_directory} to start "
+                                 "over") from None
+            print(f"tfpvae: mid-epoch checkpoint {path} is unreadable ({reason}); resuming from the last whole "
+                  "epoch instead", file=sys.stderr)
             _restore(self._ckpt, self.restored_path, "Checkpoint")
             return 0
         self._optimizer_state.check_order(path)
