@@ -240,6 +240,25 @@ def test_a_stop_mid_epoch_saves_the_partial_epoch_and_resumes_to_the_uninterrupt
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)
 
 
+def test_an_unreadable_mid_epoch_checkpoint_is_named_and_the_last_whole_epoch_used(tmp_path, capsys):
+    images = _binary_images(80)
+    data = tfpvae.data.ArrayData(images, batch_size=8, seed=3, flatten=True)
+
+    def run(callbacks=()):
+        keras.utils.set_random_seed(0)
+        ckpt = Checkpoint(tmp_path, monitor=None)
+        state = fit(tfpvae.mlp_vae((16,), latent_dim=2, hidden=(8,)), tfpvae.ELBO(), data, epochs=3,
+                    optimizer=keras.optimizers.Adam(1e-2), seed=11, steps_per_execution=2, callbacks=[*callbacks, ckpt])
+        return state, ckpt
+
+    run([_StopAt(epoch=2, at=4)])
+    for f in (tmp_path / "partial").glob("ckpt-*.data-*"):
+        f.write_bytes(b"garbage")
+    state, ckpt = run()
+    assert "mid-epoch checkpoint" in capsys.readouterr().err and ckpt.restored_step == 0
+    assert ckpt.restored_epoch == 1 and [h["epoch"] for h in state.history] == [1, 2, 3]
+
+
 def test_progress_bar_counts_the_epochs_steps_and_ends_each_epoch_with_one_summary_line():
     import io
 
