@@ -19,7 +19,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfpvae._validation import check_last_dim
-from tfpvae.distributions._checks import integer, real_number
+from tfpvae._validation import integer, real_number
 from tfpvae.distributions.heads import _clip_through, _Head
 from tfpvae._seeds import as_seed
 

@@ -16,7 +16,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfpvae._validation import check_last_dim, positive_int, shape_tuple
-from tfpvae.distributions._checks import FLOAT32_MAX, FLOAT32_TINY, real_number
+from tfpvae._validation import FLOAT32_MAX, FLOAT32_TINY, real_number
 
 tfd = tfp.distributions
 

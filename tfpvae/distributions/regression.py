@@ -20,7 +20,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfpvae._validation import check_last_dim, positive_int
-from tfpvae.distributions._checks import FLOAT32_MAX, FLOAT32_TINY, real_number
+from tfpvae._validation import FLOAT32_MAX, FLOAT32_TINY, real_number
 from tfpvae.distributions.heads import _SOFTPLUS_RANGE, _clip_through
 
 tfd = tfp.distributions

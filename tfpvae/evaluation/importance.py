@@ -19,7 +19,6 @@ settings, so repeated calls trace and compile once.
 from __future__ import annotations
 
 import math
-import os
 import time
 import weakref
 
@@ -56,18 +55,6 @@ def _fold(seed: tf.Tensor, index) -> tf.Tensor:
 
 def _log_add_exp(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
     return tf.reduce_logsumexp(tf.stack([a, b]), axis=0)
-
-
-def resolve_jit_compile(jit_compile, model) -> bool:
-    """``True``/``False`` as given; ``"auto"``: compile unless the model holds a layer measured slower
-    under XLA (convolutions, Bayesian layers) or ``TFPVAE_AUTO_JIT=0`` -- the rule of ``fit``."""
-    if jit_compile not in (True, False, "auto") or (jit_compile == "auto" and not isinstance(jit_compile, str)):
-        raise ValueError(f"log_likelihood: jit_compile must be True, False or 'auto', got {jit_compile!r}")
-    if jit_compile == "auto":
-        from tfpvae.training.compilation import slower_under_xla
-
-        return os.environ.get("TFPVAE_AUTO_JIT", "1") != "0" and not slower_under_xla(model)
-    return bool(jit_compile)
 
 
 class _ChunkedEstimator:
@@ -164,11 +151,18 @@ def _weakrefable(obj) -> bool:
     return True
 
 
+def _resolve_jit(jit_compile, model) -> bool:
+    """``jit_compile`` as ``fit`` resolves it (``"auto"``: dense models, not convolutions or Bayesian layers)."""
+    from tfpvae.training.compilation import resolve_jit_compile  # imported on first use, as before
+
+    return resolve_jit_compile(jit_compile, model, component="log_likelihood")
+
+
 def _estimator(model, num_samples, chunk_size, batch_size, jit_compile) -> _ChunkedEstimator:
     """The cached estimator for ``model`` and these settings (built on first use)."""
     settings = (positive_int(num_samples, "log_likelihood", "num_samples"),
                 positive_int(chunk_size, "log_likelihood", "chunk_size"),
-                positive_int(batch_size, "log_likelihood", "batch_size"), resolve_jit_compile(jit_compile, model))
+                positive_int(batch_size, "log_likelihood", "batch_size"), _resolve_jit(jit_compile, model))
     try:
         per_model = _cache.setdefault(model, {})
     except TypeError:  # not hashable or not weak-referenceable: nothing to cache on

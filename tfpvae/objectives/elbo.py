@@ -8,8 +8,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfpvae._seeds import as_seed
-from tfpvae._validation import check_event_shape, positive_int
-from tfpvae.distributions._checks import FLOAT32_MAX, real_number
+from tfpvae._validation import FLOAT32_MAX, check_event_shape, positive_int, real_number
 from tfpvae.objectives.schedules import as_schedule
 
 tfd = tfp.distributions

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from tfpvae.distributions._checks import FLOAT32_MAX, integer, real_number
+from tfpvae._validation import FLOAT32_MAX, integer, real_number
 
 __all__ = ["constant", "linear_warmup", "cyclical", "as_schedule"]
 

@@ -83,14 +83,7 @@ def _check_resumable(run: RunDirectory, config: RunConfig) -> None:
 def _check_same_data(run: RunDirectory, source: str) -> None:
     """A run resumed or evaluated on data from another source (say the embedded copy after a
     mistyped folder) would mix two datasets in one record: refuse, showing both."""
-    if not run.metrics_path.exists():
-        return
-    import json
-
-    try:
-        recorded = json.loads(run.metrics_path.read_text()).get("data_source")
-    except json.JSONDecodeError:
-        return
+    recorded = _recorded_source(run)
     if recorded and _source_kind(recorded) != _source_kind(source):
         raise ValueError(f"{run.path} was trained on data from {recorded!r}, but this invocation found {source!r}; "
                          "give the same --data-dir")

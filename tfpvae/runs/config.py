@@ -18,6 +18,8 @@ import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tfpvae._validation import FLOAT32_MAX, FLOAT32_TINY  # rates and weights are float32
+
 __all__ = ["RunConfig", "load_config", "MODELS", "DATASETS", "ARCHITECTURES", "LIKELIHOODS", "BINARIZE", "FLOWS",
            "OBJECTIVES", "PRIORS", "KL_MODES", "STRATEGIES", "PRECISIONS", "NONFINITE", "JIT", "ACTIVATIONS"]
 
@@ -38,7 +40,6 @@ JIT = ("auto", "on", "off")  # fit(jit_compile="auto" | True | False)
 ACTIVATIONS = ("tanh", "relu", "elu", "selu", "gelu", "silu", "swish", "softplus", "sigmoid", "leaky_relu", "relu6",
                "mish", "softsign", "linear")
 _INT32_MAX = 2**31 - 1  # sizes and seeds become int32 tensors (shapes, stateless seeds)
-_FLOAT32_TINY, _FLOAT32_MAX = 1.1754943508222875e-38, 3.4028234663852886e38  # rates and weights are float32
 _BINARY_DATASETS = ("binarized_mnist", "sprites")
 _CONTEXT_FLOWS = ("iaf", "gated_iaf")
 
@@ -134,10 +135,10 @@ class RunConfig:
                              f"{self.flow_hidden}")
         for name in ("learning_rate", "clip_norm"):  # a float32 of 0 would silently never move the weights
             value = getattr(self, name)
-            if value is not None and not (_FLOAT32_TINY <= value <= _FLOAT32_MAX):
+            if value is not None and not (FLOAT32_TINY <= value <= FLOAT32_MAX):
                 raise ValueError(f"RunConfig: {name} must be a positive number within float32's range "
                                  f"[1.2e-38, 3.4e38], got {value!r}")
-        if not 0 <= self.beta <= _FLOAT32_MAX:
+        if not 0 <= self.beta <= FLOAT32_MAX:
             raise ValueError(f"RunConfig: beta must be a non-negative number up to 3.4e38 (float32), got {self.beta!r}")
         for name in ("data_dir", "output", "tensorboard"):
             value = getattr(self, name)

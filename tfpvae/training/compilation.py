@@ -21,7 +21,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from tfpvae.training.variables import _LEAF_TYPES, _is_variable, _tracked_children
+from tfpvae.training.variables import tracked_objects
 
 __all__ = ["JIT_MODES", "slower_under_xla", "resolve_jit_compile"]
 
@@ -36,34 +36,22 @@ def _slow_under_xla(obj: Any) -> bool:
 
 
 def slower_under_xla(*objects: Any) -> bool:
-    """Whether any object tracked by ``objects`` (Keras layers, ``tf.Module`` attributes, lists and
-    dicts of them) is of a kind measured slower under XLA on CPU: a convolution layer (Keras'
-    ``Conv*``, tfpvae's Bayesian ``Conv2D*``) or a Bayesian layer (:mod:`tfpvae.layers`)."""
-    queue, seen = list(objects), set()
-    while queue:
-        obj = queue.pop()
-        if id(obj) in seen or isinstance(obj, _LEAF_TYPES) or _is_variable(obj):
-            continue
-        seen.add(id(obj))
-        if _slow_under_xla(obj):
-            return True
-        if isinstance(obj, dict):
-            queue += list(obj.values())
-        elif isinstance(obj, (list, tuple)):
-            queue += list(obj)
-        else:
-            queue += [child for _, child in _tracked_children(obj)]
-    return False
+    """Whether any object tracked by ``objects`` (:func:`~tfpvae.training.variables.tracked_objects`)
+    is of a kind measured slower under XLA on CPU: a convolution layer (Keras' ``Conv*``, tfpvae's
+    Bayesian ``Conv2D*``) or a Bayesian layer (:mod:`tfpvae.layers`)."""
+    return any(_slow_under_xla(obj) for obj in tracked_objects(*objects))
 
 
-def resolve_jit_compile(jit_compile, model, strategy: tf.distribute.Strategy) -> bool:
+def resolve_jit_compile(jit_compile, model, strategy: tf.distribute.Strategy | None = None,
+                        component: str = "fit") -> bool:
     """``jit_compile`` as a bool: ``True``/``False`` as given (``True`` is refused with more than one
-    replica), ``"auto"`` by the rule in this module's docstring."""
+    replica of ``strategy``), ``"auto"`` by the rule in this module's docstring. Without a strategy
+    (evaluation) replicas are not considered; ``component`` names the caller in errors."""
     if jit_compile not in JIT_MODES or (jit_compile == "auto" and not isinstance(jit_compile, str)):
-        raise ValueError(f"fit: jit_compile must be True, False or 'auto', got {jit_compile!r}")
-    replicas = strategy.num_replicas_in_sync
+        raise ValueError(f"{component}: jit_compile must be True, False or 'auto', got {jit_compile!r}")
+    replicas = 1 if strategy is None else strategy.num_replicas_in_sync
     if jit_compile is True and replicas > 1:
-        raise ValueError(f"fit: jit_compile compiles a one-replica step; with {replicas} replicas "
+        raise ValueError(f"{component}: jit_compile compiles a one-replica step; with {replicas} replicas "
                          "the guarded update needs a cross-replica condition XLA cannot compile: drop jit_compile")
     if jit_compile == "auto":
         return replicas == 1 and os.environ.get("TFPVAE_AUTO_JIT", "1") != "0" and not slower_under_xla(model)

@@ -220,8 +220,6 @@ def fit_epochs(model, objective, train_data: DataArg, *, epochs: int,
                           precision=precision)
     train_step = make_train_step(model, objective, optimizer, state.variables, seed=[seed, 0],
                                  jit_compile=jit_compile, totals=totals, nonfinite=nonfinite, clip_norm=clip_norm)
-    run_steps = make_train_loop(train_step, steps_per_execution, num_flags=len(term_names) + 1, strategy=strategy,
-                                stop_on_bad=nonfinite == "stop")
     evaluate = make_evaluate(model, objective, seed=[seed, 1], jit_compile=jit_compile)
     if isinstance(train_data, ArrayData) and strategy.num_replicas_in_sync == 1:
         run_arrays = make_array_train_loop(train_step, train_data, num_flags=len(term_names) + 1,
@@ -235,6 +233,9 @@ def fit_epochs(model, objective, train_data: DataArg, *, epochs: int,
             if train_data.remainder and skip <= train_data.full_batches:
                 yield run_arrays(order, noise_seed, train_data.full_batches, 1, train_data.remainder)
     else:
+        run_steps = make_train_loop(train_step, steps_per_execution, num_flags=len(term_names) + 1,
+                                    strategy=strategy, stop_on_bad=nonfinite == "stop")
+
         def executions(epoch: int, skip: int):
             """A tf.data pipeline: batches pulled from its iterator inside the compiled loop."""
             iterator = iter(_distribute(strategy, _dataset_for(train_data, epoch).skip(skip)))

@@ -17,13 +17,14 @@ as attributes instead (e.g. ``bijector.network = made`` for a MADE a lambda clos
 from __future__ import annotations
 
 import types
+from collections.abc import Iterator
 from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["trainable_variables", "named_variables", "hidden_variables", "variable_key"]
+__all__ = ["trainable_variables", "named_variables", "hidden_variables", "variable_key", "tracked_objects"]
 
 _LEAF_TYPES = (str, bytes, int, float, bool, type(None), tf.Tensor, tf.TensorShape, tf.DType)
 _OPAQUE_TYPES = (type, types.ModuleType, types.BuiltinFunctionType, np.ndarray, np.generic,
@@ -92,20 +93,34 @@ def named_variables(*objects: Any, trainable_only: bool = True) -> dict[str, Any
     """
     out: dict[str, Any] = {}
     seen_vars: set[int] = set()
-    seen_objects: set[int] = set()
+    for path, obj in _walk(objects):
+        if _is_variable(obj) and variable_key(obj) not in seen_vars and (not trainable_only or _is_parameter(obj)):
+            seen_vars.add(variable_key(obj))
+            out[path] = obj
+    return out
+
+
+def _walk(objects: tuple) -> Iterator[tuple[str, Any]]:
+    """``(path, object)`` for every variable and every other object the object graph of ``objects``
+    tracks, breadth first (variables each time they are reached, other objects once)."""
+    seen: set[int] = set()
     queue = _roots(objects)
     while queue:
         path, obj = queue.pop(0)
         if _is_variable(obj):
-            if variable_key(obj) not in seen_vars and (not trainable_only or _is_parameter(obj)):
-                seen_vars.add(variable_key(obj))
-                out[path] = obj
+            yield path, obj
             continue
-        if id(obj) in seen_objects or isinstance(obj, _LEAF_TYPES):
+        if id(obj) in seen or isinstance(obj, _LEAF_TYPES):
             continue
-        seen_objects.add(id(obj))
+        seen.add(id(obj))
+        yield path, obj
         queue += [(f"{path}/{name}" if path else name, child) for name, child in _tracked_children(obj)]
-    return out
+
+
+def tracked_objects(*objects: Any) -> Iterator[Any]:
+    """Every object (layer, module, distribution, bijector, container) the object graph of
+    ``objects`` tracks, each once, breadth first: what :func:`named_variables` walks."""
+    return (obj for _, obj in _walk(objects) if not _is_variable(obj))
 
 
 def trainable_variables(*objects: Any) -> list:
