@@ -223,3 +223,35 @@ def test_layers_work_under_xla_and_are_reproducible_per_seed():
     np.testing.assert_array_equal(out1, out2)
     assert not np.allclose(out1, out3)
     np.testing.assert_allclose(kl1, L.kl_divergence(model), rtol=1e-5)
+
+
+@pytest.mark.parametrize("prior", [L.NormalPrior(0.4, 0.7), L.NormalPrior(np.full([4, 3], 0.4), np.full([4, 3], 0.7))],
+                         ids=["scalar prior: closed form", "array prior: tfd.kl_divergence"])
+def test_kl_against_a_shifted_prior_is_the_analytic_kl(prior):
+    layer = _built(L.DenseFlipout, kernel_posterior=L.MeanFieldNormal(init_scale=0.2, init_scale_jitter=0.5),
+                   kernel_prior=prior)
+    loc, raw = (np.asarray(v, np.float64) for v in layer.kernel_vars)
+    s = np.log1p(np.exp(raw))
+    expected = np.sum(np.log(0.7 / s) + (s**2 + (loc - 0.4) ** 2) / (2 * 0.7**2) - 0.5)
+    np.testing.assert_allclose(float(layer.kl_divergence()), expected, rtol=1e-5)
+    assert layer.kl_methods == {"kernel": "analytic"}
+
+
+def test_flipout_perturbation_is_the_posterior_sample_minus_its_mean():
+    layer = _built(L.DenseFlipout, kernel_posterior=L.MeanFieldNormal(init_scale=0.3, init_scale_jitter=0.5))
+    q, seed = layer.kernel_posterior_distribution(), tf.constant([5, 6])
+    np.testing.assert_allclose(layer._deviation(q, seed), q.sample(seed=seed) - q.mean(), atol=1e-6)
+
+
+def test_rademacher_signs_are_fair_independent_and_reproducible():
+    from tfpvae.layers.noise import rademacher
+
+    signs = rademacher([1000, 77], seed=[3, 4]).numpy()  # 77 columns: not a multiple of the 32 bits per draw
+    assert signs.shape == (1000, 77) and set(np.unique(signs)) == {-1.0, 1.0}
+    assert abs(signs.mean()) < 4 / np.sqrt(signs.size)  # fair: within 4 standard errors
+    assert np.abs(signs.mean(axis=0)).max() < 5 / np.sqrt(1000)  # every bit position fair
+    flat = signs.ravel()
+    for lag in (1, 31, 32, 33):  # neighbouring bits of one draw, and the same bit of neighbouring draws
+        assert abs(np.mean(flat[:-lag] * flat[lag:])) < 4 / np.sqrt(flat.size)
+    np.testing.assert_array_equal(signs, rademacher([1000, 77], seed=[3, 4]).numpy())
+    assert not np.array_equal(signs, rademacher([1000, 77], seed=[3, 5]).numpy())

@@ -20,6 +20,7 @@ import tensorflow_probability as tfp
 
 from tfpvae._validation import positive_int
 from tfpvae.layers.base import BayesianLayer
+from tfpvae.layers.noise import rademacher
 
 __all__ = ["Conv2DReparameterization", "Conv2DFlipout"]
 
@@ -101,10 +102,10 @@ class Conv2DFlipout(_BayesianConv2D):
     def _sampled_output(self, x, seed, extra_seed):
         q = self.kernel_posterior_distribution()
         mean = q.mean()
-        delta = q.sample(seed=seed) - mean
+        delta = self._deviation(q, seed)
         sign_in_seed, sign_out_seed = tfp.random.split_seed(extra_seed, n=2)
         batch = tf.shape(x)[0]
-        sign_in = tfp.random.rademacher(tf.stack([batch, 1, 1, self.input_channels]), dtype=x.dtype,
+        sign_in = rademacher(tf.stack([batch, 1, 1, self.input_channels]), dtype=x.dtype,
                                         seed=sign_in_seed)
-        sign_out = tfp.random.rademacher(tf.stack([batch, 1, 1, self.filters]), dtype=x.dtype, seed=sign_out_seed)
+        sign_out = rademacher(tf.stack([batch, 1, 1, self.filters]), dtype=x.dtype, seed=sign_out_seed)
         return self._conv(x, mean) + self._conv(x * sign_in, delta) * sign_out

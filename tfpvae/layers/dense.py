@@ -28,6 +28,7 @@ import tensorflow_probability as tfp
 
 from tfpvae._validation import positive_int
 from tfpvae.layers.base import BayesianLayer
+from tfpvae.layers.noise import rademacher
 
 __all__ = ["DenseReparameterization", "DenseFlipout", "DenseLocalReparameterization"]
 
@@ -87,11 +88,11 @@ class DenseFlipout(_BayesianDense):
     def _sampled_output(self, x, seed, extra_seed):
         q = self.kernel_posterior_distribution()
         mean = q.mean()
-        delta = tf.cast(q.sample(seed=seed) - mean, self.compute_dtype)
+        delta = tf.cast(self._deviation(q, seed), self.compute_dtype)
         sign_in_seed, sign_out_seed = tfp.random.split_seed(extra_seed, n=2)
         batch = tf.shape(x)[0]
-        sign_in = tfp.random.rademacher(tf.stack([batch, self.input_dim]), dtype=x.dtype, seed=sign_in_seed)
-        sign_out = tfp.random.rademacher(tf.stack([batch, self.units]), dtype=x.dtype, seed=sign_out_seed)
+        sign_in = rademacher(tf.stack([batch, self.input_dim]), dtype=x.dtype, seed=sign_in_seed)
+        sign_out = rademacher(tf.stack([batch, self.units]), dtype=x.dtype, seed=sign_out_seed)
         return tf.matmul(x, tf.cast(mean, self.compute_dtype)) + tf.matmul(x * sign_in, delta) * sign_out
 
 
