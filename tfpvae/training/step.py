@@ -183,8 +183,11 @@ def make_train_step(model, objective, optimizer, variables: Sequence, *, seed, j
         # global norm: no squares to compute (a separate pass over the gradients under XLA), and no
         # overflow of finite gradients above ~1e19 to a false alarm.
         term_sums = tf.stack([tf.reduce_sum(t) for t in terms.values()])
-        grad_sum = tf.add_n([tf.reduce_sum(_dense_values(g)) for g, _ in pairs])
-        grad_bad = tf.zeros([1]) if scaled else 1.0 - tf.cast(tf.math.is_finite(grad_sum), tf.float32)[None]
+        if scaled:
+            grad_bad = tf.zeros([1])
+        else:
+            grad_sum = tf.add_n([tf.reduce_sum(_dense_values(g)) for g, _ in pairs])
+            grad_bad = 1.0 - tf.cast(tf.math.is_finite(grad_sum), tf.float32)[None]
         bad = tf.concat([1.0 - tf.cast(tf.math.is_finite(term_sums), tf.float32), grad_bad], 0)
         bad = tf.minimum(_all_reduce(tf.distribute.ReduceOp.SUM, bad), 1.0)  # 1.0 where any replica saw it
         ok = tf.equal(tf.reduce_max(bad), 0.0)
