@@ -39,6 +39,20 @@ def test_array_data_yields_the_batches_of_make_dataset():
     assert not np.array_equal(data.plan(0)[0].numpy(), data.plan(1)[0].numpy())  # a new order each epoch
 
 
+def test_first_batch_of_array_data_is_the_pipelines_first_batch_and_empty_data_is_refused():
+    from tfpvae.training.loop import _first_batch
+
+    images, labels = _grey_images(), np.arange(70) % 3
+    for batch_size, drop in ((16, False), (100, False)):  # a full first batch; a first batch that is the remainder
+        data = ArrayData(images, batch_size=batch_size, seed=4, binarize="dynamic", labels=labels, drop_remainder=drop)
+        x, y = _first_batch(data)
+        ex, ey = next(iter(data(0)))
+        np.testing.assert_array_equal(x.numpy(), ex.numpy())
+        np.testing.assert_array_equal(y.numpy(), ey.numpy())
+    with pytest.raises(ValueError, match="yielded no batches"):
+        _first_batch(ArrayData(images, batch_size=100, drop_remainder=True))
+
+
 def test_fit_on_array_data_equals_fit_on_its_tf_data_pipeline():
     """Gathered in-graph (remainder batch included) or pulled from tf.data: the same run, bit for bit."""
     images = _grey_images()

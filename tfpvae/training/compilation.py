@@ -6,9 +6,10 @@ log-likelihood, Adam's updates), which are most of a dense VAE's time, so MLP VA
 posteriors train faster compiled as one multi-step loop. Two kinds of model train slower compiled
 and are left uncompiled: models holding a convolution layer (XLA's CPU convolutions, transposed
 ones above all, are far slower than TensorFlow's oneDNN kernels: the CVAE tutorial's model ran
-~25x slower per step), and Bayesian layers, where XLA gained nothing on an idle machine (a
-784-400-400-10 Flipout MLP: 6907 vs 6884 examples/s), was 1.4-2.1x slower with the cores shared
-(its per-step weight noise), and costs ~7 s more to compile. A multi-replica step is never compiled
+~25x slower per step), and Bayesian layers, where XLA gained nothing on an idle Xeon (a
+784-400-400-10 Flipout MLP: 6907 vs 6884 examples/s), ran 0.75x on an idle AMD EPYC (5158 vs 6918:
+XLA's CPU sampler is slow and the weight noise is ~480k normals per step), was 1.4-2.1x slower with
+the cores shared, and costs 7-14 s more to compile. A multi-replica step is never compiled
 (its guarded update needs a cross-replica condition that XLA cannot hold). Compiling costs a few
 seconds once, in the first epoch; ``TFPVAE_AUTO_JIT=0`` in the environment makes ``"auto"`` never
 compile (for debugging, and for the test suite, whose hundreds of short fits would pay it each time).
