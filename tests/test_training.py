@@ -183,6 +183,36 @@ def test_classification_with_categorical_head():
     assert accuracy > 0.95
 
 
+@pytest.mark.parametrize("arrays", [False, True], ids=["tf.data", "ArrayData"])
+def test_a_model_branching_in_python_on_a_tensor_still_trains(arrays):
+    """The loops trace without AutoGraph; a model that needs it (a Python `if` on a tensor) is traced
+    again with AutoGraph, and trains exactly as a model without the branch."""
+    from tfpvae.data import ArrayData
+
+    rng = np.random.default_rng(2)
+    x = rng.random((240, 2)).astype(np.float32)  # in [0, 1]: ArrayData takes image-like data
+    labels = (x[:, 0] > x[:, 1]).astype(np.int64)
+
+    def train(branching):
+        keras.utils.set_random_seed(0)
+        net = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+
+        def model(inputs):
+            logits = net(inputs)
+            if branching and tf.reduce_sum(logits) > 1e30:  # never true; needs AutoGraph to trace
+                logits = logits * 0.0
+            return tfd.Categorical(logits=logits)
+
+        data = (ArrayData(x, labels=labels, batch_size=60, shuffle=False) if arrays else
+                tf.data.Dataset.from_tensor_slices((x, labels)).batch(60))
+        fit(model, tfpvae.NegativeLogLikelihood(), data, epochs=3, optimizer=keras.optimizers.Adam(5e-2),
+            variables=net.trainable_variables, steps_per_execution=2)
+        return [v.numpy() for v in net.trainable_variables]
+
+    for branched, plain in zip(train(True), train(False)):
+        np.testing.assert_allclose(branched, plain, rtol=1e-5, atol=1e-6)
+
+
 def test_nll_refuses_unsummed_event():
     net = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3)])
     model = lambda inputs: tfd.Normal(net(inputs), 1.0)  # batch [B, 3], not one number per example
