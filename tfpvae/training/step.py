@@ -318,10 +318,11 @@ def make_evaluate(model, objective, *, seed, jit_compile: bool = False):
     fixed seeds: the same model and data give the same numbers)."""
     base = tf.convert_to_tensor(seed, tf.int32)
 
-    @tf.function(jit_compile=jit_compile, reduce_retracing=True)
-    def batch_sums(batch, index):
+    def sums(batch, index):
         terms = _terms_dict(objective(model, batch, seed=step_seed(base, _EVAL_SALT + index), step=0))
         return {k: tf.reduce_sum(v) for k, v in terms.items()}, _batch_size(batch)
+
+    batch_sums = compiled(sums, jit_compile=jit_compile, reduce_retracing=True)
 
     def evaluate(dataset) -> dict[str, float]:
         totals, count = None, 0.0
