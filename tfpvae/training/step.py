@@ -141,7 +141,7 @@ def _apply_if(ok: tf.Tensor, optimizer, grads_and_vars) -> None:
     ctx.merge_call(cross_replica, args=(ok, grads_and_vars))
 
 
-def compiled(fn, **options):
+class Compiled:
     """``tf.function(fn, **options)`` traced without AutoGraph, falling back to AutoGraph for code
     that needs it.
 
@@ -150,22 +150,25 @@ def compiled(fn, **options):
     control flow that tfpvae's own code writes explicitly. A user's model that branches or loops in
     Python on a tensor (``if tf.reduce_sum(x) > 0:``) cannot be traced without it; that trace fails
     before anything runs (``OperatorNotAllowedInGraphError``), and the function is then traced again
-    with AutoGraph, once, as before."""
-    plain = tf.function(fn, autograph=False, **options)
-    with_autograph = tf.function(fn, **options)
-    chosen = [plain]
+    with AutoGraph, once, as before. Other attributes (``get_concrete_function``, ...) are those of
+    the ``tf.function`` in use; ``python_function`` is ``fn``."""
 
-    def call(*args):
+    def __init__(self, fn, **options):
+        self.python_function = fn
+        self._with_autograph = tf.function(fn, **options)
+        self._function = tf.function(fn, autograph=False, **options)
+
+    def __call__(self, *args):
         try:
-            return chosen[0](*args)
+            return self._function(*args)
         except tf.errors.OperatorNotAllowedInGraphError:
-            if chosen[0] is with_autograph:
+            if self._function is self._with_autograph:
                 raise
-            chosen[0] = with_autograph
-            return with_autograph(*args)
+            self._function = self._with_autograph
+            return self._function(*args)
 
-    call.python_function = fn
-    return call
+    def __getattr__(self, name):
+        return getattr(self.__dict__["_function"], name)
 
 
 def make_train_step(model, objective, optimizer, variables: Sequence, *, seed, jit_compile: bool = False,
@@ -228,7 +231,7 @@ def make_train_step(model, objective, optimizer, variables: Sequence, *, seed, j
             totals.accumulate(term_sums, batch, ok)
         return ok, bad
 
-    return compiled(step, jit_compile=jit_compile, reduce_retracing=True)
+    return Compiled(step, jit_compile=jit_compile, reduce_retracing=True)
 
 
 def make_train_loop(train_step, steps_per_execution: int, *, num_flags: int,
@@ -273,7 +276,7 @@ def make_train_loop(train_step, steps_per_execution: int, *, num_flags: int,
                                            tf.constant(True)))
         return taken, ok, bad
 
-    return compiled(run)
+    return Compiled(run)
 
 
 def make_array_train_loop(train_step, data, *, num_flags: int, jit_compile: bool = False, stop_on_bad: bool = True):
@@ -304,7 +307,7 @@ def make_array_train_loop(train_step, data, *, num_flags: int, jit_compile: bool
 
         return tf.while_loop(cond, body, (tf.constant(0), tf.constant(True), tf.zeros([num_flags])))
 
-    loop = compiled(run, jit_compile=jit_compile)
+    loop = Compiled(run, jit_compile=jit_compile)
 
     def call(order, noise_seed, start: int, count: int, size: int | None = None):
         return loop(data.images, data.labels, order, noise_seed, tf.constant(start, tf.int32),
@@ -322,7 +325,7 @@ def make_evaluate(model, objective, *, seed, jit_compile: bool = False):
         terms = _terms_dict(objective(model, batch, seed=step_seed(base, _EVAL_SALT + index), step=0))
         return {k: tf.reduce_sum(v) for k, v in terms.items()}, _batch_size(batch)
 
-    batch_sums = compiled(sums, jit_compile=jit_compile, reduce_retracing=True)
+    batch_sums = Compiled(sums, jit_compile=jit_compile, reduce_retracing=True)
 
     def evaluate(dataset) -> dict[str, float]:
         totals, count = None, 0.0
