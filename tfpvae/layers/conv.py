@@ -105,7 +105,6 @@ class Conv2DFlipout(_BayesianConv2D):
         delta = self._deviation(q, seed)
         sign_in_seed, sign_out_seed = tfp.random.split_seed(extra_seed, n=2)
         batch = tf.shape(x)[0]
-        sign_in = rademacher(tf.stack([batch, 1, 1, self.input_channels]), dtype=x.dtype,
-                                        seed=sign_in_seed)
+        sign_in = rademacher(tf.stack([batch, 1, 1, self.input_channels]), dtype=x.dtype, seed=sign_in_seed)
         sign_out = rademacher(tf.stack([batch, 1, 1, self.filters]), dtype=x.dtype, seed=sign_out_seed)
         return self._conv(x, mean) + self._conv(x * sign_in, delta) * sign_out

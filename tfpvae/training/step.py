@@ -311,7 +311,7 @@ def make_array_train_loop(train_step, data, *, num_flags: int, jit_compile: bool
 
     def call(order, noise_seed, start: int, count: int, size: int | None = None):
         return loop(data.images, data.labels, order, noise_seed, tf.constant(start, tf.int32),
-                        tf.constant(count, tf.int32), data.batch_size if size is None else size)
+                    tf.constant(count, tf.int32), data.batch_size if size is None else size)
 
     return call
 
