@@ -255,3 +255,32 @@ def test_rademacher_signs_are_fair_independent_and_reproducible():
         assert abs(np.mean(flat[:-lag] * flat[lag:])) < 4 / np.sqrt(flat.size)
     np.testing.assert_array_equal(signs, rademacher([1000, 77], seed=[3, 4]).numpy())
     assert not np.array_equal(signs, rademacher([1000, 77], seed=[3, 5]).numpy())
+
+
+def test_shared_posteriors_builds_each_posterior_once_per_scope_and_graph_and_changes_no_value():
+    import tfpvae
+    from tfpvae import distributions as D
+
+    layer = L.DenseFlipout(3, bias_posterior=L.MeanFieldNormal(init_scale=0.1))
+    layer(tf.ones([2, 4]))
+    assert layer.kernel_posterior_distribution() is not layer.kernel_posterior_distribution()  # no scope: fresh
+    with L.shared_posteriors():
+        q = layer.kernel_posterior_distribution()
+        assert layer.kernel_posterior_distribution() is q and layer.bias_posterior_distribution() is not None
+        assert layer.bias_posterior_distribution() is layer.bias_posterior_distribution()
+
+        @tf.function
+        def in_a_graph():  # another graph: its own posterior, not the eager one's tensors
+            return layer.kernel_posterior_distribution().stddev()
+
+        np.testing.assert_allclose(in_a_graph(), q.stddev())
+    assert layer.kernel_posterior_distribution() is not q  # the scope's cache ended with it
+
+    model = keras.Sequential([keras.Input((4,)), layer, D.CategoricalHead(3)])
+    x, y = tf.random.stateless_normal([5, 4], seed=[1, 2]), tf.constant([0, 1, 2, 1, 0])
+    terms = tfpvae.objectives.BayesianELBO(num_examples=50)(model, (x, y), seed=tf.constant([3, 4]))
+    with L.noise_seed(tf.constant([3, 4])):  # the same noise, posteriors built per use
+        log_lik = model(x).log_prob(y)
+        kl = L.kl_divergence(model)
+    np.testing.assert_allclose(terms.log_likelihood, log_lik, rtol=1e-6)
+    np.testing.assert_allclose(terms.kl, np.full(5, float(kl) / 50), rtol=1e-6)

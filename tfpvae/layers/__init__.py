@@ -12,7 +12,7 @@ configured by serialisable posterior and prior objects (:class:`MeanFieldNormal`
 them to posterior means; :func:`to_bayesian` converts a trained deterministic model (MOPED).
 """
 
-from tfpvae.layers.base import BayesianLayer
+from tfpvae.layers.base import BayesianLayer, shared_posteriors
 from tfpvae.layers.conv import Conv2DFlipout, Conv2DReparameterization
 from tfpvae.layers.convert import to_bayesian
 from tfpvae.layers.dense import DenseFlipout, DenseLocalReparameterization, DenseReparameterization
@@ -24,4 +24,4 @@ from tfpvae.layers.priors import NormalPrior, ScaleMixtureNormal, StandardNormal
 __all__ = ["BayesianLayer", "DenseReparameterization", "DenseFlipout", "DenseLocalReparameterization",
            "Conv2DReparameterization", "Conv2DFlipout", "MeanFieldNormal", "NormalPrior", "StandardNormal",
            "ScaleMixtureNormal", "kl_divergence", "bayesian_layers", "noise_seed", "deterministic",
-           "is_deterministic", "to_bayesian"]
+           "is_deterministic", "to_bayesian", "shared_posteriors"]

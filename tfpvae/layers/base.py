@@ -8,6 +8,9 @@ computes in ``self.compute_dtype`` (mixed precision works) and its KL is always 
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -19,7 +22,7 @@ from tfpvae.layers.priors import NormalPrior, StandardNormal
 
 tfd = tfp.distributions
 
-__all__ = ["BayesianLayer"]
+__all__ = ["BayesianLayer", "shared_posteriors"]
 
 
 def _serialize(obj):
@@ -28,6 +31,45 @@ def _serialize(obj):
 
 def _deserialize(config):
     return None if config is None else keras.saving.deserialize_keras_object(config)
+
+
+_SHARED = threading.local()
+
+
+@contextlib.contextmanager
+def shared_posteriors():
+    """Scope in which each Bayesian layer builds each weight posterior once: every call of the layer
+    and its :meth:`~BayesianLayer.kl_divergence` reuse the same distribution (one softplus of the
+    scale variables per step instead of one per use, ~5% of a Flipout MLP's step). Only for code
+    that does not change the weights inside the scope: :class:`tfpvae.objectives.BayesianELBO` wraps
+    its forward passes and KL in it.
+
+    Example:
+      >>> from tfpvae.layers import DenseFlipout
+      >>> layer = DenseFlipout(2)
+      >>> _ = layer(tf.ones([1, 3]))
+      >>> with shared_posteriors():
+      ...     layer.kernel_posterior_distribution() is layer.kernel_posterior_distribution()
+      True
+    """
+    scopes = _SHARED.__dict__.setdefault("scopes", [])
+    scopes.append({})
+    try:
+        yield
+    finally:
+        scopes.pop()
+
+
+def _shared(layer, what: str, build):
+    """``build()``, or inside :func:`shared_posteriors` the value built for ``(layer, what)`` in this
+    graph (a tensor of one traced function is not usable in another)."""
+    scopes = getattr(_SHARED, "scopes", None)
+    if not scopes:
+        return build()
+    key = (id(layer), what, id(tf.compat.v1.get_default_graph()))
+    if key not in scopes[-1]:
+        scopes[-1][key] = build()
+    return scopes[-1][key]
 
 
 def _scalar_normal_kl(q: tfd.Distribution, prior) -> tf.Tensor | None:
@@ -105,7 +147,7 @@ class BayesianLayer(keras.Layer):
 
     def kernel_posterior_distribution(self) -> tfd.Distribution:
         """``q(kernel)``, float32, event shape ``kernel_shape``."""
-        return self.kernel_posterior.distribution(*self.kernel_vars)
+        return _shared(self, "kernel", lambda: self.kernel_posterior.distribution(*self.kernel_vars))
 
     def kernel_prior_distribution(self) -> tfd.Distribution:
         """``p(kernel)``, float32, event shape ``kernel_shape``."""
@@ -113,7 +155,9 @@ class BayesianLayer(keras.Layer):
 
     def bias_posterior_distribution(self) -> tfd.Distribution | None:
         """``q(bias)`` or ``None`` for a point-estimate bias."""
-        return self.bias_posterior.distribution(*self.bias_vars) if self.bias_vars else None
+        if not self.bias_vars:
+            return None
+        return _shared(self, "bias", lambda: self.bias_posterior.distribution(*self.bias_vars))
 
     # ----- noise -----------------------------------------------------------------------------
     def _seeds(self, n: int) -> list[tf.Tensor]:

@@ -10,6 +10,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfpvae.layers.kl import kl_divergence
+from tfpvae.layers.base import shared_posteriors
 from tfpvae.layers.noise import noise_seed
 from tfpvae.objectives.schedules import as_schedule
 
@@ -105,7 +106,8 @@ class BayesianELBO:
         if not isinstance(batch, (tuple, list)) or len(batch) != 2:
             raise ValueError("BayesianELBO: each batch must be a pair (x, y)")
         x, y = batch
-        with noise_seed(seed) if seed is not None else contextlib.nullcontext():
+        # one posterior per weight for the forward passes and the KL (the weights do not change here)
+        with noise_seed(seed) if seed is not None else contextlib.nullcontext(), shared_posteriors():
             log_liks = []
             for _ in range(self.num_samples):
                 dist = model(x)
