@@ -168,7 +168,10 @@ class Compiled:
             return self._function(*args)
 
     def __getattr__(self, name):
-        return getattr(self.__dict__["_function"], name)
+        function = self.__dict__.get("_function")
+        if function is None:  # e.g. while copy or pickle rebuilds the object
+            raise AttributeError(name)
+        return getattr(function, name)
 
 
 def make_train_step(model, objective, optimizer, variables: Sequence, *, seed, jit_compile: bool = False,
