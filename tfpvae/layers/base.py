@@ -72,6 +72,13 @@ def _shared(layer, what: str, build):
     return scopes[-1][key]
 
 
+def _normal_of(q: tfd.Distribution) -> tfd.Normal | None:
+    """The ``tfd.Normal`` of a normal weight posterior (``Normal`` or ``Independent(Normal)`` with
+    batch shape ``[]``), else ``None``."""
+    normal = q.distribution if isinstance(q, tfd.Independent) else q
+    return normal if isinstance(normal, tfd.Normal) and q.batch_shape.rank == 0 else None
+
+
 def _scalar_normal_kl(q: tfd.Distribution, prior) -> tf.Tensor | None:
     """``KL(q || prior)`` in closed form when ``q`` is a normal (``Independent(Normal)`` with batch
     shape ``[]``) and ``prior`` a :class:`NormalPrior` with scalar ``loc``/``scale``:
@@ -79,10 +86,8 @@ def _scalar_normal_kl(q: tfd.Distribution, prior) -> tf.Tensor | None:
     ``tfd.kl_divergence`` against the prior's filled-in distribution (tested), in about half the
     passes over the weights and their gradients (no filled prior tensors, no per-weight division by
     the prior's scale), which a Bayesian MLP pays every step. ``None`` otherwise."""
-    if not (isinstance(prior, NormalPrior) and prior.loc.ndim == 0 and prior.scale.ndim == 0):
-        return None
-    normal = q.distribution if isinstance(q, tfd.Independent) else q
-    if not isinstance(normal, tfd.Normal) or q.batch_shape.rank != 0:
+    normal = _normal_of(q)
+    if normal is None or not (isinstance(prior, NormalPrior) and prior.loc.ndim == 0 and prior.scale.ndim == 0):
         return None
     loc0, scale0 = float(prior.loc), float(prior.scale)
     m = tf.convert_to_tensor(normal.loc, tf.float32)
@@ -194,18 +199,20 @@ class BayesianLayer(keras.Layer):
         """A draw of ``w - E[w]`` for ``w ~ q`` (Flipout's weight perturbation): ``scale * eps`` for a
         normal posterior (the same ``eps`` as ``q.sample(seed)``, two passes over the weights fewer
         than sampling and subtracting the mean), ``q.sample(seed) - q.mean()`` otherwise."""
-        normal = q.distribution if isinstance(q, tfd.Independent) else q
-        if isinstance(normal, tfd.Normal) and q.batch_shape.rank == 0:
+        normal = _normal_of(q)
+        if normal is not None:
             eps = tf.random.stateless_normal(tf.shape(normal.loc), seed=tf.cast(seed, tf.int32), dtype=normal.dtype)
             return normal.scale * eps
         return q.sample(seed=seed) - q.mean()
 
     # ----- KL --------------------------------------------------------------------------------
-    def _weight_kl(self, q: tfd.Distribution, p: tfd.Distribution, what: str, seed, prior=None) -> tf.Tensor:
+    def _weight_kl(self, q: tfd.Distribution, prior, shape: tuple[int, ...], what: str, seed) -> tf.Tensor:
+        """``KL(q || prior)`` for the weight ``what`` of ``shape``; ``prior`` is the prior object."""
         closed = _scalar_normal_kl(q, prior)
         if closed is not None:
             self._kl_methods[what] = "analytic"
             return closed
+        p = prior.distribution(shape)
         if self._kl_methods.get(what) != "monte_carlo":
             try:
                 kl = tfd.kl_divergence(q, p)
@@ -229,11 +236,11 @@ class BayesianLayer(keras.Layer):
         if not self.built:
             raise ValueError(f"{self._describe()}: kl_divergence() needs the layer built; call it on an input first")
         seeds = self._seeds(2)
-        kl = self._weight_kl(self.kernel_posterior_distribution(), self.kernel_prior_distribution(), "kernel",
-                             seeds[0], self.kernel_prior)
+        kl = self._weight_kl(self.kernel_posterior_distribution(), self.kernel_prior, self.kernel_shape, "kernel",
+                             seeds[0])
         if self.bias_vars:
-            kl += self._weight_kl(self.bias_posterior_distribution(), self.bias_prior.distribution(self.bias_shape),
-                                  "bias", seeds[1], self.bias_prior)
+            kl += self._weight_kl(self.bias_posterior_distribution(), self.bias_prior, self.bias_shape, "bias",
+                                  seeds[1])
         return kl
 
     @property

@@ -59,12 +59,12 @@ def _dataset_for(data: DataArg, epoch: int) -> tf.data.Dataset:
 
 def _first_batch(data: DataArg):
     if isinstance(data, ArrayData):  # the same batch, without building a tf.data pipeline
-        if not data.steps_per_epoch:
-            raise ValueError("fit: the training data yielded no batches")
-        order, noise_seed = data.plan(0)
-        return data.batch(order, noise_seed, 0, data.batch_size if data.full_batches else data.remainder)
-    for batch in _dataset_for(data, 0).take(1):
-        return batch
+        if data.steps_per_epoch:
+            order, noise_seed = data.plan(0)
+            return data.batch(order, noise_seed, 0, data.batch_size if data.full_batches else data.remainder)
+    else:
+        for batch in _dataset_for(data, 0).take(1):
+            return batch
     raise ValueError("fit: the training data yielded no batches")
 
 
