@@ -31,10 +31,12 @@ class BayesianELBOTerms(NamedTuple):
     kl: tf.Tensor
 
 
-def check_labels(distribution: tfd.Distribution, y: tf.Tensor, component: str) -> None:
-    """Raise if ``y``'s shape does not fit ``distribution`` or, for a ``Categorical``, a label is
-    outside ``[0, num_classes)``. Static checks raise ``ValueError``; labels known only at run time
-    get a ``tf.debugging`` assertion (a no-op under XLA)."""
+def check_labels(distribution: tfd.Distribution, y: tf.Tensor, component: str) -> tf.Tensor:
+    """``y``, checked: raise if its shape does not fit ``distribution`` or, for a ``Categorical``, a
+    label is outside ``[0, num_classes)``. Static checks raise ``ValueError``; labels known only at
+    run time get a ``tf.debugging`` assertion (a no-op under XLA), and the returned labels depend on
+    it, so in a graph the assertion runs before anything computed from them (not in a race with,
+    say, the log-probability's own kernel error)."""
     y = tf.convert_to_tensor(y)
     rank = len(distribution.batch_shape) + len(distribution.event_shape)
     expected = tuple(distribution.batch_shape) + tuple(distribution.event_shape)
@@ -43,20 +45,22 @@ def check_labels(distribution: tfd.Distribution, y: tf.Tensor, component: str) -
                          f"{expected} (batch shape {tuple(distribution.batch_shape)} + event shape "
                          f"{tuple(distribution.event_shape)})")
     if not isinstance(distribution, tfd.Categorical):
-        return
+        return y
     num_classes = distribution.logits_parameter().shape[-1]
     if num_classes is None:
-        return
+        return y
     static = tf.get_static_value(y)
     if static is not None:
         bad = np.asarray(static)[(np.asarray(static) < 0) | (np.asarray(static) >= num_classes)]
         if bad.size:
             raise ValueError(f"{component}: labels must be in [0, {num_classes}) for a Categorical over "
                              f"{num_classes} classes, got {bad[:5].tolist()}")
-        return
-    tf.debugging.assert_non_negative(y, message=f"{component}: labels must be >= 0")
-    tf.debugging.assert_less(y, tf.cast(num_classes, y.dtype),
-                             message=f"{component}: labels must be < num_classes = {num_classes}")
+        return y
+    checks = [tf.debugging.assert_non_negative(y, message=f"{component}: labels must be >= 0"),
+              tf.debugging.assert_less(y, tf.cast(num_classes, y.dtype),
+                                       message=f"{component}: labels must be < num_classes = {num_classes}")]
+    with tf.control_dependencies([c for c in checks if c is not None]):  # eagerly the checks ran already
+        return tf.identity(y)
 
 
 class BayesianELBO:
@@ -114,8 +118,8 @@ class BayesianELBO:
                 if not isinstance(dist, tfd.Distribution):
                     raise TypeError(f"BayesianELBO: the model must return a tfd.Distribution over y, "
                                     f"got {type(dist).__name__}")
-                check_labels(dist, y, "BayesianELBO")
-                log_liks.append(tf.cast(dist.log_prob(y), tf.float32))
+                checked = check_labels(dist, y, "BayesianELBO")
+                log_liks.append(tf.cast(dist.log_prob(checked), tf.float32))
             kl = kl_divergence(model)
         log_lik = tf.add_n(log_liks) / float(self.num_samples)
         if log_lik.shape.rank != 1:
