@@ -114,7 +114,8 @@ def _conv_tfpvae(x, config, jit="auto", precision=None):
 def bnn_runners(x, y):
     from baselines import tfp_layers
 
-    return {"tfpvae": lambda: _bnn_tfpvae(x, y), "tfpvae_xla": lambda: _bnn_tfpvae(x, y, jit=True),
+    return {"tfpvae": lambda: _bnn_tfpvae(x, y), "tfpvae_no_xla": lambda: _bnn_tfpvae(x, y, jit=False),
+            "tfpvae_xla": lambda: _bnn_tfpvae(x, y, jit=True),
             "tfpvae_bf16": lambda: _bnn_tfpvae(x, y, precision="mixed_bfloat16"),
             "tfp_layers_tf_keras": lambda: tfp_layers.Runner(x, y)}
 

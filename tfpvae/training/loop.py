@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from tfpvae._validation import positive_int
 from tfpvae.data.pipeline import ArrayData
-from tfpvae.training.compilation import resolve_jit_compile
+from tfpvae.training.compilation import resolve_jit_compile, resolve_update_compile
 from tfpvae.training.precision import set_precision
 from tfpvae.training.step import (NONFINITE_POLICIES, Totals, make_array_train_loop, make_evaluate, make_train_loop,
                                    make_train_step)
@@ -96,7 +96,8 @@ def fit(model, objective, train_data: DataArg, *, epochs: int, optimizer: keras.
       seed: base of every stateless seed of the run (each replica folds in its id).
       jit_compile: compile the training loop with XLA, which fuses the many small ops of a step
         (``True``; one replica only), or not (``False``). ``"auto"`` (default) compiles models
-        without convolutions or Bayesian layers on one replica, where XLA was measured faster on CPU
+        without convolutions or Bayesian layers on one replica, where XLA was measured faster on CPU,
+        and compiles only the optimizer update of the others (one replica)
         (:mod:`tfpvae.training.compilation` states the rule; benchmarks/README.md the figures).
       steps_per_execution: train steps run inside one compiled call (an in-graph loop over the
         data iterator); callbacks' ``on_batch_end`` sees every this-many steps. 1 gives a Python
@@ -220,11 +221,14 @@ def fit_epochs(model, objective, train_data: DataArg, *, epochs: int,
         _check_in_scope(variables, strategy)
         optimizer.build(variables)
         totals = Totals(term_names)
-    jit_compile = resolve_jit_compile(jit_compile, model, strategy)  # the model is built now
+    compiled = resolve_jit_compile(jit_compile, model, strategy)  # the model is built now
+    compile_update = resolve_update_compile(jit_compile, compiled, strategy)
+    jit_compile = compiled
     state = TrainingState(model, objective, optimizer, variables, seed, epochs=epochs, strategy=strategy,
                           precision=precision)
     train_step = make_train_step(model, objective, optimizer, state.variables, seed=[seed, 0],
-                                 jit_compile=jit_compile, totals=totals, nonfinite=nonfinite, clip_norm=clip_norm)
+                                 jit_compile=jit_compile, totals=totals, nonfinite=nonfinite, clip_norm=clip_norm,
+                                 compile_update=compile_update)
     evaluate = make_evaluate(model, objective, seed=[seed, 1], jit_compile=jit_compile)
     if isinstance(train_data, ArrayData) and strategy.num_replicas_in_sync == 1:
         run_arrays = make_array_train_loop(train_step, train_data, num_flags=len(term_names) + 1,

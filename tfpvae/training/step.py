@@ -14,7 +14,7 @@ finite); ``tf.distribute`` custom training loops (global-batch loss scaling).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import keras
 import tensorflow as tf
@@ -115,13 +115,33 @@ class Totals:
         return self.read()[0]
 
 
-def _apply_if(ok: tf.Tensor, optimizer, grads_and_vars) -> None:
-    """``optimizer.apply_gradients`` only when ``ok`` (identical on every replica). A ``tf.cond`` whose
-    branch calls ``merge_call`` is not allowed in a replica context of strategies that need merge
-    calls, so there the condition is taken in the cross-replica context (as Keras' loss-scale
-    optimizer does)."""
+class _CompiledUpdate:
+    """``optimizer.apply_gradients`` as one XLA computation per set of variables: Keras 3's update
+    rules are many element-wise ops per variable, which XLA fuses into one pass over each variable
+    (see :mod:`tfpvae.training.compilation`). The variables are captured, not passed (a Keras
+    variable is not a ``tf.function`` argument)."""
+
+    def __init__(self, optimizer):
+        self.optimizer = optimizer
+        self._functions: dict[tuple[int, ...], Callable] = {}
+
+    def __call__(self, grads_and_vars) -> None:
+        grads = [g for g, _ in grads_and_vars]
+        variables = [v for _, v in grads_and_vars]
+        key = tuple(id(v) for v in variables)
+        if key not in self._functions:
+            self._functions[key] = tf.function(lambda grads: self.optimizer.apply_gradients(zip(grads, variables)),
+                                               jit_compile=True, autograph=False)
+        self._functions[key](grads)
+
+
+def _apply_if(ok: tf.Tensor, optimizer, grads_and_vars, update=None) -> None:
+    """``optimizer.apply_gradients`` (or ``update``, a one-replica replacement of it) only when ``ok``
+    (identical on every replica). A ``tf.cond`` whose branch calls ``merge_call`` is not allowed in a
+    replica context of strategies that need merge calls, so there the condition is taken in the
+    cross-replica context (as Keras' loss-scale optimizer does)."""
     def apply():
-        optimizer.apply_gradients(grads_and_vars)
+        (update or optimizer.apply_gradients)(grads_and_vars)
         return tf.constant(True)
 
     ctx = tf.distribute.get_replica_context()
@@ -175,7 +195,8 @@ class Compiled:
 
 
 def make_train_step(model, objective, optimizer, variables: Sequence, *, seed, jit_compile: bool = False,
-                    totals: Totals | None = None, nonfinite: str = "stop", clip_norm: float | None = None):
+                    totals: Totals | None = None, nonfinite: str = "stop", clip_norm: float | None = None,
+                    compile_update: bool = False):
     """Build ``step(batch) -> (ok, bad)`` for a replica context, compiled with ``tf.function``.
 
     The step minimises ``sum(objective(...).loss) / global_batch_size`` over ``variables``. Before
@@ -185,7 +206,9 @@ def make_train_step(model, objective, optimizer, variables: Sequence, *, seed, j
     the loop (``"stop"``: end the run with an error; ``"skip"``: go on, counting the batch in
     ``totals``). With a ``keras.optimizers.LossScaleOptimizer`` (float16) the loss is scaled and
     non-finite gradients are the optimizer's business (it lowers the scale); the loss terms are
-    still guarded. ``clip_norm`` clips the global-batch gradient by its global norm.
+    still guarded. ``clip_norm`` clips the global-batch gradient by its global norm. With
+    ``compile_update`` (and ``jit_compile`` off) the optimizer update of a one-replica step is one
+    XLA computation (not with a loss-scale optimizer, whose scale logic stays as Keras writes it).
     """
     if nonfinite not in NONFINITE_POLICIES:
         raise ValueError(f"fit: nonfinite must be one of {NONFINITE_POLICIES}, got {nonfinite!r}")
@@ -194,6 +217,7 @@ def make_train_step(model, objective, optimizer, variables: Sequence, *, seed, j
     base = tf.convert_to_tensor(seed, tf.int32)
     variables = list(variables)
     scaled = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+    compiled_update = _CompiledUpdate(optimizer) if compile_update and not jit_compile and not scaled else None
 
     def step(batch):
         ctx = tf.distribute.get_replica_context()
@@ -229,7 +253,7 @@ def make_train_step(model, objective, optimizer, variables: Sequence, *, seed, j
             clipped, _ = tf.clip_by_global_norm(reduced, clip_norm)
             # the optimizer sums gradients over replicas again: hand each replica its share
             pairs = [(g / replicas, v) for g, (_, v) in zip(clipped, pairs)]
-        _apply_if(ok, optimizer, pairs)
+        _apply_if(ok, optimizer, pairs, compiled_update if replicas == 1 else None)
         if totals is not None:
             totals.accumulate(term_sums, batch, ok)
         return ok, bad
