@@ -98,7 +98,7 @@ def iaf_runners(x):
 
 def conv_runners(x):
     cvae = RunConfig(event_shape=(28, 28, 1), architecture="conv", latent_dim=2)
-    return {"tfpvae": lambda: _conv_tfpvae(x, cvae),
+    return {"tfpvae": lambda: _conv_tfpvae(x, cvae), "tfpvae_no_xla": lambda: _conv_tfpvae(x, cvae, jit=False),
             "tfpvae_bf16": lambda: _conv_tfpvae(x, cvae, precision="mixed_bfloat16"),
             "tf_tutorial_loop": lambda: tf_tutorial.conv(x),
             "tf_tutorial_loop_xla": lambda: tf_tutorial.conv(x, jit=True)}

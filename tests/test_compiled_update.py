@@ -1,5 +1,5 @@
-"""An uncompiled step applies its optimizer update as one XLA computation under ``jit_compile="auto"``:
-the same training, step by step, and only where it applies."""
+"""An uncompiled step applies its optimizer update as one XLA computation under ``jit_compile="auto"``
+when it trains many parameters: the same training, step by step, and only where it applies."""
 
 import types
 
@@ -11,6 +11,8 @@ import tensorflow as tf
 import tfpvae
 from tfpvae.data import ArrayData
 from tfpvae.training import fit
+from tfpvae.training import compilation
+from tfpvae.training import step as step_module
 from tfpvae.training.compilation import resolve_update_compile
 from tfpvae.training.step import make_train_step
 
@@ -26,14 +28,26 @@ def _bnn():
                              tfpvae.layers.DenseReparameterization(3), tfpvae.distributions.CategoricalHead(3)])
 
 
-def _train_bnn(monkeypatch, jit_compile, epochs=3, **kw):
+def _auto(monkeypatch):
+    """``"auto"`` as outside the test suite, with the update compiled for these tiny models too."""
     monkeypatch.setenv("TFPVAE_AUTO_JIT", "1")
+    monkeypatch.setattr(compilation, "UPDATE_COMPILE_MIN_PARAMETERS", 0)
+
+
+def _train_bnn(monkeypatch, jit_compile, epochs=3, expect_compiled_update=None, **kw):
+    _auto(monkeypatch)
+    traced = []
+    original = step_module._CompiledUpdate.__call__
+    monkeypatch.setattr(step_module._CompiledUpdate, "__call__",
+                        lambda self, pairs: traced.append(len(pairs)) or original(self, pairs))
     keras.utils.set_random_seed(0)
     model = _bnn()
     x, y = _labelled()
     state = fit(model, tfpvae.objectives.BayesianELBO(num_examples=len(x)), ArrayData(x, labels=y, batch_size=32),
                 epochs=epochs, optimizer=keras.optimizers.Adam(1e-2), jit_compile=jit_compile,
                 steps_per_execution=2, **kw)
+    if expect_compiled_update is not None:
+        assert bool(traced) == expect_compiled_update
     return [h["train"]["loss"] for h in state.history], [v.numpy() for v in model.trainable_variables]
 
 
@@ -43,23 +57,26 @@ def _xla_functions(concrete) -> list[str]:
     return [f.signature.name for f in library if f.attr["_XlaMustCompile"].b]
 
 
-def test_auto_compiles_the_update_of_a_step_it_leaves_uncompiled(monkeypatch):
+def test_auto_compiles_the_update_of_an_uncompiled_step_that_trains_many_parameters(monkeypatch):
     monkeypatch.setenv("TFPVAE_AUTO_JIT", "1")
     one = tf.distribute.get_strategy()
-    assert resolve_update_compile("auto", compiled=False, strategy=one) is True
-    assert resolve_update_compile("auto", compiled=True, strategy=one) is False  # the whole step is XLA already
-    assert resolve_update_compile(False, compiled=False, strategy=one) is False  # False compiles nothing
-    assert resolve_update_compile(True, compiled=True, strategy=one) is False
+    big = [tf.Variable(tf.zeros([500, 500]))]  # 250,000 values: the threshold
+    small = [tf.Variable(tf.zeros([499, 500]))]
+    assert resolve_update_compile("auto", False, big, one) is True
+    assert resolve_update_compile("auto", False, small, one) is False
+    assert resolve_update_compile("auto", True, big, one) is False  # the whole step is XLA already
+    assert resolve_update_compile(False, False, big, one) is False  # False compiles nothing
+    assert resolve_update_compile(True, True, big, one) is False
     two_replicas = types.SimpleNamespace(num_replicas_in_sync=2)  # the rule reads only the replica count
-    assert resolve_update_compile("auto", compiled=False, strategy=two_replicas) is False
+    assert resolve_update_compile("auto", False, big, two_replicas) is False
     monkeypatch.setenv("TFPVAE_AUTO_JIT", "0")
-    assert resolve_update_compile("auto", compiled=False, strategy=one) is False
+    assert resolve_update_compile("auto", False, big, one) is False
 
 
 def test_a_bayesian_net_trains_the_same_with_the_compiled_update(monkeypatch):
     """Same losses and weights (to float32 round-off: XLA may fuse the arithmetic in another order)."""
-    compiled_losses, compiled_weights = _train_bnn(monkeypatch, "auto")
-    plain_losses, plain_weights = _train_bnn(monkeypatch, False)
+    compiled_losses, compiled_weights = _train_bnn(monkeypatch, "auto", expect_compiled_update=True)
+    plain_losses, plain_weights = _train_bnn(monkeypatch, False, expect_compiled_update=False)
     np.testing.assert_allclose(compiled_losses, plain_losses, rtol=1e-5)
     for a, b in zip(compiled_weights, plain_weights):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
@@ -90,7 +107,7 @@ def test_the_compiled_update_is_an_xla_computation_and_only_where_it_applies():
 def test_a_sparse_gradient_trains_the_same_through_the_compiled_update(monkeypatch):
     """An embedding's gradient is an ``IndexedSlices``: the compiled update takes it, and fit trains
     as with jit_compile=False."""
-    monkeypatch.setenv("TFPVAE_AUTO_JIT", "1")
+    _auto(monkeypatch)
     rng = np.random.default_rng(3)
     tokens = rng.integers(0, 5, size=(64, 1)).astype(np.float32) / 4.0
     labels = (tokens[:, 0] > 0.5).astype(np.int64)
@@ -110,6 +127,6 @@ def test_a_sparse_gradient_trains_the_same_through_the_compiled_update(monkeypat
 
 @pytest.mark.parametrize("kw", [{"clip_norm": 1.0}, {"nonfinite": "skip"}], ids=["clip_norm", "skip"])
 def test_the_compiled_update_composes_with_clipping_and_skipping(monkeypatch, kw):
-    compiled_losses, _ = _train_bnn(monkeypatch, "auto", epochs=2, **kw)
-    plain_losses, _ = _train_bnn(monkeypatch, False, epochs=2, **kw)
+    compiled_losses, _ = _train_bnn(monkeypatch, "auto", epochs=2, expect_compiled_update=True, **kw)
+    plain_losses, _ = _train_bnn(monkeypatch, False, epochs=2, expect_compiled_update=False, **kw)
     np.testing.assert_allclose(compiled_losses, plain_losses, rtol=1e-5)

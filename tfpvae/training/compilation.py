@@ -15,25 +15,32 @@ seconds once, in the first epoch; ``TFPVAE_AUTO_JIT=0`` in the environment makes
 compile (for debugging, and for the test suite, whose hundreds of short fits would pay it each time).
 
 A step left uncompiled by ``"auto"`` still applies its optimizer update as one XLA computation
-(:func:`resolve_update_compile`): Keras 3's Adam is ~10 element-wise TensorFlow ops per variable, each
-a pass over the weights, and a Bayesian layer has two variables per weight (a 784-400-400-10 Flipout
-MLP: ~0.96M parameters, ~10 passes each, per step). XLA fuses them into one pass per variable; the
-layers' noise and matmuls stay on TensorFlow's kernels. The same losses, step by step (tested), and
-~10% more examples/s on that MLP on an AMD EPYC (benchmarks/README.md).
+when it trains many parameters (:func:`resolve_update_compile`): Keras 3's Adam is ~10 element-wise
+TensorFlow ops per variable, each a pass over the weights, and a Bayesian layer has two variables
+per weight. XLA fuses them into one pass per variable; the layers' noise, matmuls and convolutions
+stay on TensorFlow's kernels. The same losses (tested). Measured side by side on an AMD EPYC
+(benchmarks/README.md): a 784-400-400-10 Flipout MLP (0.96M parameters) 1.15x the examples/s of the
+fully uncompiled step; the CVAE tutorial's conv model (70k parameters) no faster (0.95x, within the
+rounds' spread) and ~0.7 s more first epoch, hence the threshold of
+:data:`UPDATE_COMPILE_MIN_PARAMETERS` between the two.
 """
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import tensorflow as tf
 
 from tfpvae.training.variables import tracked_objects
 
-__all__ = ["JIT_MODES", "slower_under_xla", "resolve_jit_compile", "resolve_update_compile"]
+__all__ = ["JIT_MODES", "UPDATE_COMPILE_MIN_PARAMETERS", "slower_under_xla", "resolve_jit_compile",
+           "resolve_update_compile"]
 
 JIT_MODES = (True, False, "auto")
+UPDATE_COMPILE_MIN_PARAMETERS = 250_000  # trained values from which "auto" compiles an uncompiled step's update
 
 
 def _slow_under_xla(obj: Any) -> bool:
@@ -70,9 +77,13 @@ def _auto_allowed(replicas: int) -> bool:
     return replicas == 1 and os.environ.get("TFPVAE_AUTO_JIT", "1") != "0"
 
 
-def resolve_update_compile(jit_compile, compiled: bool, strategy: tf.distribute.Strategy | None = None) -> bool:
+def resolve_update_compile(jit_compile, compiled: bool, variables: Sequence,
+                           strategy: tf.distribute.Strategy | None = None) -> bool:
     """Whether a step applies its optimizer update as one XLA computation: under ``"auto"`` when the
-    step itself is not ``compiled`` (:func:`resolve_jit_compile`), with one replica, unless
-    ``TFPVAE_AUTO_JIT=0``. ``jit_compile=False`` compiles nothing; ``True`` compiles the whole step."""
+    step itself is not ``compiled`` (:func:`resolve_jit_compile`) and ``variables`` hold at least
+    :data:`UPDATE_COMPILE_MIN_PARAMETERS` values, with one replica, unless ``TFPVAE_AUTO_JIT=0``.
+    ``jit_compile=False`` compiles nothing; ``True`` compiles the whole step."""
     replicas = 1 if strategy is None else strategy.num_replicas_in_sync
-    return jit_compile == "auto" and isinstance(jit_compile, str) and not compiled and _auto_allowed(replicas)
+    if not (jit_compile == "auto" and isinstance(jit_compile, str) and not compiled and _auto_allowed(replicas)):
+        return False
+    return sum(math.prod(v.shape) for v in variables) >= UPDATE_COMPILE_MIN_PARAMETERS

@@ -97,7 +97,7 @@ def fit(model, objective, train_data: DataArg, *, epochs: int, optimizer: keras.
       jit_compile: compile the training loop with XLA, which fuses the many small ops of a step
         (``True``; one replica only), or not (``False``). ``"auto"`` (default) compiles models
         without convolutions or Bayesian layers on one replica, where XLA was measured faster on CPU,
-        and compiles only the optimizer update of the others (one replica)
+        and compiles only the optimizer update of the others when they train many parameters
         (:mod:`tfpvae.training.compilation` states the rule; benchmarks/README.md the figures).
       steps_per_execution: train steps run inside one compiled call (an in-graph loop over the
         data iterator); callbacks' ``on_batch_end`` sees every this-many steps. 1 gives a Python
@@ -222,7 +222,7 @@ def fit_epochs(model, objective, train_data: DataArg, *, epochs: int,
         optimizer.build(variables)
         totals = Totals(term_names)
     compiled = resolve_jit_compile(jit_compile, model, strategy)  # the model is built now
-    compile_update = resolve_update_compile(jit_compile, compiled, strategy)
+    compile_update = resolve_update_compile(jit_compile, compiled, variables, strategy)
     jit_compile = compiled
     state = TrainingState(model, objective, optimizer, variables, seed, epochs=epochs, strategy=strategy,
                           precision=precision)
