@@ -1,10 +1,13 @@
 """Training throughput of tfpvae beside the loops users copy, measured side by side (issue 14, (a)-(d)).
 
-Models and baselines (``benchmarks/baselines/``; every implementation reads the same tf.data pipeline,
-logs its loss, and is measured with and without XLA where it has the option):
+Models and baselines (``benchmarks/baselines/``; every TensorFlow implementation reads the same tf.data
+pipeline, every implementation logs its loss, and each is measured with and without XLA where it has the
+option):
 
 - (a) ``mlp``: the Burda et al. 784-200-200-50 tanh VAE, binarized MNIST, batch 100, Adam 1e-3, against
-  the TF CVAE-tutorial loop, idiomatic TFP, and Keras ``fit`` with a custom ``train_step``.
+  the TF CVAE-tutorial loop, idiomatic TFP, and Keras ``fit`` with a custom ``train_step``; and, when
+  ``torch`` is installed (``pip install -e .[benchmarks]``), a plain PyTorch loop over an in-memory
+  tensor, eager and under ``torch.compile`` (``baselines/torch_loop.py``).
 - (b) ``iaf``: the same VAE with a 2-step IAF posterior (MADE 256-256, context 50) against (a)'s model,
   both by tfpvae's defaults: the ratio of epoch times.
 - (c) ``conv``: the CVAE tutorial's own model and settings (latent 2, batch 32, Adam 1e-4) against its loop.
@@ -34,6 +37,11 @@ from datetime import date
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+try:  # PyTorch (optional) before TensorFlow: importing its compiler after TensorFlow crashed the process
+    from baselines import torch_loop  # noqa: E402
+except ImportError:
+    torch_loop = None
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
@@ -42,7 +50,6 @@ from tfpvae import data as tdata  # noqa: E402
 from tfpvae.models import cvae_tutorial  # noqa: E402
 from tfpvae.runs import RunConfig, build_model, build_objective  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _machine  # noqa: E402
 from baselines import keras_fit, tf_tutorial, tfp_idiomatic  # noqa: E402
 
@@ -88,6 +95,8 @@ def mlp_runners(x):
         "tfp_idiomatic_xla": lambda: tfp_idiomatic.mlp(x, jit=True),
         "keras_fit": lambda: keras_fit.mlp(x),
         "keras_fit_xla": lambda: keras_fit.mlp(x, jit=True),
+        **({} if torch_loop is None else {"pytorch": lambda: torch_loop.Runner(x),
+                                          "pytorch_compile": lambda: torch_loop.Runner(x, compiled=True)}),
     }
 
 
@@ -217,7 +226,8 @@ def main(argv=None):
     if "mlp" in models:
         print("(a) mlp", file=sys.stderr)
         a = _examples_per_second(measure(mlp_runners(train), args.rounds), len(train))
-        tf_best = max((k for k in a if not k.startswith("tfpvae")), key=lambda k: a[k]["examples_per_second"])
+        tf_best = max((k for k in a if not k.startswith(("tfpvae", "pytorch"))),
+                      key=lambda k: a[k]["examples_per_second"])
         limit = {k: v * 1e9 / MLP_TRAIN_FLOP for k, v in rates.items()}
         best = a[tf_best]["examples_per_second"]
         result["mlp"] = {"runs": a, "fastest_tf_baseline": tf_best,
@@ -225,6 +235,14 @@ def main(argv=None):
                          "matmul_limit_examples_per_second": limit,
                          "fraction_of_fp32_matmul_limit": {k: v["examples_per_second"] / limit["float32"]
                                                            for k, v in a.items()}}
+        if torch_loop is None:
+            result["mlp"]["pytorch"] = "not installed (pip install -e .[benchmarks]): not measured"
+        else:
+            import torch
+
+            plain = a["pytorch"]["examples_per_second"]
+            result["mlp"]["pytorch"] = {"version": torch.__version__, "threads": torch.get_num_threads()}
+            result["mlp"]["ratio_to_plain_pytorch"] = {k: v["examples_per_second"] / plain for k, v in a.items()}
     if "iaf" in models:
         print("(b) iaf", file=sys.stderr)
         b = measure(iaf_runners(train), args.rounds)
