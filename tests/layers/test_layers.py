@@ -208,7 +208,10 @@ def test_bad_inputs_name_the_layer_and_the_expected_value():
 
 
 def test_layers_work_under_xla_and_are_reproducible_per_seed():
-    model = keras.Sequential([L.DenseFlipout(4, activation="relu"), L.DenseLocalReparameterization(2)])
+    # tanh, not relu: with relu an unlucky initialisation left every hidden unit dead, the output was
+    # the zero bias for every noise seed and the seed comparison below could not tell seeds apart.
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([L.DenseFlipout(4, activation="tanh"), L.DenseLocalReparameterization(2)])
     x = tf.ones([3, 5])
     model(x)
 
@@ -221,7 +224,7 @@ def test_layers_work_under_xla_and_are_reproducible_per_seed():
     out2, kl2 = run(tf.constant([0, 4]))
     out3, _ = run(tf.constant([0, 5]))
     np.testing.assert_array_equal(out1, out2)
-    assert not np.allclose(out1, out3)
+    assert np.all(np.abs(out1 - out3) > 0)
     np.testing.assert_allclose(kl1, L.kl_divergence(model), rtol=1e-5)
 
 
