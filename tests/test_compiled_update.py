@@ -34,12 +34,18 @@ def _auto(monkeypatch):
     monkeypatch.setattr(compilation, "UPDATE_COMPILE_MIN_PARAMETERS", 0)
 
 
-def _train_bnn(monkeypatch, jit_compile, epochs=3, expect_compiled_update=None, **kw):
-    _auto(monkeypatch)
+def _spy_on_compiled_update(monkeypatch) -> list[int]:
+    """A list that gets the variable count of every trace of the compiled update."""
     traced = []
     original = step_module._CompiledUpdate.__call__
     monkeypatch.setattr(step_module._CompiledUpdate, "__call__",
                         lambda self, pairs: traced.append(len(pairs)) or original(self, pairs))
+    return traced
+
+
+def _train_bnn(monkeypatch, jit_compile, epochs=3, expect_compiled_update=None, **kw):
+    _auto(monkeypatch)
+    traced = _spy_on_compiled_update(monkeypatch)
     keras.utils.set_random_seed(0)
     model = _bnn()
     x, y = _labelled()
@@ -113,6 +119,7 @@ def test_a_sparse_gradient_trains_the_same_through_the_compiled_update(monkeypat
     labels = (tokens[:, 0] > 0.5).astype(np.int64)
 
     def train(jit_compile):
+        traced = _spy_on_compiled_update(monkeypatch)
         keras.utils.set_random_seed(0)
         net = keras.Sequential([keras.Input((1,)), keras.layers.Lambda(lambda t: tf.cast(tf.round(t * 4), tf.int32)),
                                 keras.layers.Embedding(5, 4), keras.layers.Flatten(), tfpvae.layers.DenseFlipout(2),
@@ -120,6 +127,7 @@ def test_a_sparse_gradient_trains_the_same_through_the_compiled_update(monkeypat
         state = fit(net, tfpvae.objectives.BayesianELBO(num_examples=64),
                     ArrayData(tokens, labels=labels, batch_size=16, shuffle=False), epochs=2,
                     optimizer=keras.optimizers.Adam(1e-2), jit_compile=jit_compile)
+        assert bool(traced) == (jit_compile == "auto")
         return [h["train"]["loss"] for h in state.history]
 
     np.testing.assert_allclose(train("auto"), train(False), rtol=1e-5)

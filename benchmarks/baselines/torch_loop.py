@@ -18,6 +18,8 @@ import time
 
 import numpy as np
 import torch
+import torch._dynamo  # noqa: F401  (eagerly: Adam and torch.compile import it lazily, which crashed after TensorFlow)
+import torch._inductor.compile_fx  # noqa: F401  (likewise, torch.compile's code generator)
 from torch import nn
 from torch.nn import functional as F
 
