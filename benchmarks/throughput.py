@@ -87,7 +87,7 @@ def mlp_runners(x):
     return {
         "tfpvae": lambda: _vae_runner(x, mlp, lr=1e-3, batch_size=100),
         "tfpvae_no_xla": lambda: _vae_runner(x, mlp, lr=1e-3, batch_size=100, jit=False),
-        "tfpvae_tf_data": lambda: _vae_runner(x, mlp, lr=1e-3, batch_size=100, arrays=False),
+        "tfpvae_tf_data": lambda: _vae_runner(x, mlp, lr=1e-3, batch_size=100, arrays=False, jit=True),
         "tfpvae_bf16": lambda: _vae_runner(x, mlp, lr=1e-3, batch_size=100, precision="mixed_bfloat16"),
         "tf_tutorial_loop": lambda: tf_tutorial.mlp(x),
         "tf_tutorial_loop_xla": lambda: tf_tutorial.mlp(x, jit=True),

@@ -113,7 +113,31 @@ def test_auto_compiles_dense_vaes_but_not_convolutions_or_bayesian_layers(monkey
     assert resolve_jit_compile("auto", mlp, one) is True
     assert resolve_jit_compile("auto", conv, one) is False and resolve_jit_compile("auto", bnn, one) is False
     assert resolve_jit_compile(False, mlp, one) is False and resolve_jit_compile(True, conv, one) is True
+    assert resolve_jit_compile("auto", mlp, one, static_batch=False) is False  # batch size unknown when traced
+    assert resolve_jit_compile(True, mlp, one, static_batch=False) is True  # asked for: compiled
     monkeypatch.setenv("TFPVAE_AUTO_JIT", "0")
     assert resolve_jit_compile("auto", mlp, one) is False
     with pytest.raises(ValueError, match="jit_compile must be True, False or 'auto'"):
         resolve_jit_compile("yes", mlp, one)
+
+
+@pytest.mark.parametrize("feed", ["ArrayData", "make_dataset", "make_dataset, drop_remainder"])
+def test_auto_compiles_a_maf_posterior_only_with_a_fixed_batch_size(monkeypatch, feed):
+    """A MAF posterior samples in a while loop whose gradient XLA cannot convert when the batch size
+    is unknown at tracing: "auto" on a tf.data pipeline with a smaller last batch failed its first
+    step ("tf2xla conversion failed"). It now trains uncompiled there, compiled with a fixed size."""
+    monkeypatch.setenv("TFPVAE_AUTO_JIT", "1")
+    compiled = []
+    original = tfpvae.training.loop.make_train_step
+    monkeypatch.setattr(tfpvae.training.loop, "make_train_step",
+                        lambda *a, **kw: compiled.append(kw["jit_compile"]) or original(*a, **kw))
+    x = (np.random.default_rng(0).random((250, 16)) > 0.5).astype(np.uint8)
+    data = {"ArrayData": ArrayData(x, batch_size=100),
+            "make_dataset": lambda e: make_dataset(x, batch_size=100, epoch=e),
+            "make_dataset, drop_remainder": lambda e: make_dataset(x, batch_size=100, epoch=e, drop_remainder=True)}
+    keras.utils.set_random_seed(0)
+    vae = tfpvae.mlp_vae((16,), latent_dim=4, hidden=(8,), context_dim=4,
+                         posterior_flow=tfpvae.flows.maf(4, num_steps=1, hidden_units=(8,), context_dim=4))
+    state = fit(vae, tfpvae.ELBO(kl="monte_carlo"), data[feed], epochs=2, optimizer=keras.optimizers.Adam(1e-2))
+    assert compiled == [feed != "make_dataset"]
+    assert all(np.isfinite(h["train"]["loss"]) for h in state.history)

@@ -10,7 +10,12 @@ ones above all, are far slower than TensorFlow's oneDNN kernels: the CVAE tutori
 784-400-400-10 Flipout MLP: 6907 vs 6884 examples/s), ran 0.75x on an idle AMD EPYC (5158 vs 6918:
 XLA's CPU sampler is slow and the weight noise is ~480k normals per step), was 1.4-2.1x slower with
 the cores shared, and costs 7-14 s more to compile. A multi-replica step is never compiled
-(its guarded update needs a cross-replica condition that XLA cannot hold). Compiling costs a few
+(its guarded update needs a cross-replica condition that XLA cannot hold), nor is a step whose
+batch size is unknown when it is traced (a ``tf.data`` pipeline whose last batch may be smaller,
+as :func:`tfpvae.data.make_dataset` builds): XLA refuses some models' gradients then, e.g. a MAF
+posterior's while loop failed its first step with "tf2xla conversion failed". An
+:class:`~tfpvae.data.ArrayData` on one replica has a fixed batch size (its smaller last batch is a
+call of its own), as has a dataset batched with ``drop_remainder=True``. Compiling costs a few
 seconds once, in the first epoch; ``TFPVAE_AUTO_JIT=0`` in the environment makes ``"auto"`` never
 compile (for debugging, and for the test suite, whose hundreds of short fits would pay it each time).
 
@@ -58,10 +63,11 @@ def slower_under_xla(*objects: Any) -> bool:
 
 
 def resolve_jit_compile(jit_compile, model, strategy: tf.distribute.Strategy | None = None,
-                        component: str = "fit") -> bool:
+                        component: str = "fit", static_batch: bool = True) -> bool:
     """``jit_compile`` as a bool: ``True``/``False`` as given (``True`` is refused with more than one
-    replica of ``strategy``), ``"auto"`` by the rule in this module's docstring. Without a strategy
-    (evaluation) replicas are not considered; ``component`` names the caller in errors."""
+    replica of ``strategy``), ``"auto"`` by the rule in this module's docstring: ``static_batch``
+    says whether the step's batch size is known when it is traced. Without a strategy (evaluation)
+    replicas are not considered; ``component`` names the caller in errors."""
     if jit_compile not in JIT_MODES or (jit_compile == "auto" and not isinstance(jit_compile, str)):
         raise ValueError(f"{component}: jit_compile must be True, False or 'auto', got {jit_compile!r}")
     replicas = 1 if strategy is None else strategy.num_replicas_in_sync
@@ -69,7 +75,7 @@ def resolve_jit_compile(jit_compile, model, strategy: tf.distribute.Strategy | N
         raise ValueError(f"{component}: jit_compile compiles a one-replica step; with {replicas} replicas "
                          "the guarded update needs a cross-replica condition XLA cannot compile: drop jit_compile")
     if jit_compile == "auto":
-        return _auto_allowed(replicas) and not slower_under_xla(model)
+        return _auto_allowed(replicas) and static_batch and not slower_under_xla(model)
     return bool(jit_compile)
 
 

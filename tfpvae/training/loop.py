@@ -57,6 +57,16 @@ def _dataset_for(data: DataArg, epoch: int) -> tf.data.Dataset:
     return data(epoch) if callable(data) and not isinstance(data, tf.data.Dataset) else data
 
 
+def _static_batch(data: DataArg) -> bool:
+    """Whether every training batch's size is known when the step is traced: an ``ArrayData`` (its
+    remainder batch is a call of its own), or a dataset whose batch dimension is fixed
+    (``drop_remainder=True``)."""
+    if isinstance(data, ArrayData):
+        return True
+    return all(spec.shape.rank and spec.shape[0] is not None
+               for spec in tf.nest.flatten(_dataset_for(data, 0).element_spec))
+
+
 def _first_batch(data: DataArg):
     if isinstance(data, ArrayData):  # the same batch, without building a tf.data pipeline
         if data.steps_per_epoch:
@@ -97,6 +107,7 @@ def fit(model, objective, train_data: DataArg, *, epochs: int, optimizer: keras.
       jit_compile: compile the training loop with XLA, which fuses the many small ops of a step
         (``True``; one replica only), or not (``False``). ``"auto"`` (default) compiles models
         without convolutions or Bayesian layers on one replica, where XLA was measured faster on CPU,
+        when the batch size is fixed (``ArrayData``, or a dataset batched with ``drop_remainder=True``),
         and compiles only the optimizer update of the others when they train many parameters
         (:mod:`tfpvae.training.compilation` states the rule; benchmarks/README.md the figures).
       steps_per_execution: train steps run inside one compiled call (an in-graph loop over the
@@ -221,7 +232,8 @@ def fit_epochs(model, objective, train_data: DataArg, *, epochs: int,
         _check_in_scope(variables, strategy)
         optimizer.build(variables)
         totals = Totals(term_names)
-    compiled = resolve_jit_compile(jit_compile, model, strategy)  # the model is built now
+    compiled = resolve_jit_compile(jit_compile, model, strategy,  # the model is built now
+                                   static_batch=jit_compile != "auto" or _static_batch(train_data))
     compile_update = resolve_update_compile(jit_compile, compiled, variables, strategy)
     jit_compile = compiled
     state = TrainingState(model, objective, optimizer, variables, seed, epochs=epochs, strategy=strategy,
