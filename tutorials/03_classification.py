@@ -45,7 +45,9 @@ keras.utils.set_random_seed(0)
 # %% [markdown]
 # ## Data
 # `load_arrays("mnist")` returns uint8 images `[N, 28, 28, 1]` and int64 labels `[N]`;
-# `make_dataset(..., labels=...)` yields `(x, y)` batches with x scaled to [0, 1] and flattened.
+# `ArrayData(..., labels=...)` yields `(x, y)` batches with x scaled to [0, 1] and flattened; `fit`
+# gathers them inside its compiled loop (`make_dataset` builds the same batches as a `tf.data`
+# pipeline, used here for the test set).
 
 # %%
 arrays = data.load_arrays("mnist", DATA_DIR)
@@ -54,7 +56,7 @@ train_x, train_y = arrays.train, arrays.train_labels
 test_x, test_y = arrays.test, arrays.test_labels
 if SMOKE:
     train_x, train_y, test_x, test_y = train_x[:1000], train_y[:1000], test_x[:500], test_y[:500]
-train = lambda epoch: data.make_dataset(train_x, labels=train_y, batch_size=100, epoch=epoch, flatten=True)
+train = data.ArrayData(train_x, labels=train_y, batch_size=100, flatten=True)
 test = data.make_dataset(test_x, labels=test_y, batch_size=1000, shuffle=False, flatten=True)
 
 # %% [markdown]

@@ -54,7 +54,7 @@ mnist = data.load_arrays("mnist", DATA_DIR)
 n_train, n_test, EPOCHS = (1000, 500, 1) if SMOKE else (len(mnist.train), len(mnist.test), 10)
 binary = lambda images: (images.reshape(len(images), 784) > 127).astype("float32")  # noqa: E731
 train_x, test_x, test_labels = binary(mnist.train[:n_train]), binary(mnist.test[:n_test]), mnist.test_labels[:n_test]
-train = lambda epoch: data.make_dataset(train_x, batch_size=100, epoch=epoch)  # noqa: E731
+train = data.ArrayData(train_x, batch_size=100)
 test = data.make_dataset(test_x, batch_size=1000, shuffle=False)
 print(mnist.source, train_x.shape, test_x.shape)
 

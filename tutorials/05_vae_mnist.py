@@ -48,7 +48,7 @@ keras.utils.set_random_seed(0)  # the networks' initial weights: the same figure
 # %%
 arrays = data.load_arrays("binarized_mnist", DATA_DIR)
 train_x, test_x = (arrays.train[:500], arrays.test[:200]) if SMOKE else (arrays.train, arrays.test)
-train = lambda epoch: data.make_dataset(train_x, batch_size=100, epoch=epoch, flatten=True)
+train = data.ArrayData(train_x, batch_size=100, flatten=True)  # batches gathered in fit's compiled loop
 test = data.make_dataset(test_x, batch_size=1000, shuffle=False, flatten=True)
 print(arrays)
 
@@ -132,8 +132,7 @@ train2 = mnist.train[:500] if SMOKE else mnist.train
 test2, test2_labels = (mnist.test[:500], mnist.test_labels[:500]) if SMOKE else (mnist.test, mnist.test_labels)
 vae2 = tfpvae.mlp_vae((784,), latent_dim=2, hidden=(200, 200))
 state2 = tfpvae.fit(vae2, tfpvae.ELBO(kl="analytic"),
-                    lambda epoch: data.make_dataset(train2, batch_size=100, epoch=epoch, flatten=True,
-                                                    binarize="static"),
+                    data.ArrayData(train2, batch_size=100, flatten=True, binarize="static"),
                     epochs=1 if SMOKE else 10, optimizer=keras.optimizers.Adam(1e-3),
                     validation_data={"test": data.make_dataset(test2, batch_size=1000, shuffle=False, flatten=True,
                                                                binarize="static")})

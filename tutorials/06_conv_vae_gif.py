@@ -71,7 +71,7 @@ mnist = data.load_arrays("mnist", DATA_DIR)
 n_train, n_test, epochs = (600, 500, 2) if SMOKE else (20_000, 10_000, 10)
 train_x = mnist.train[:n_train]
 test_x, test_labels = mnist.test[:n_test], mnist.test_labels[:n_test]
-train = lambda epoch: data.make_dataset(train_x, batch_size=32, epoch=epoch, binarize="static")
+train = data.ArrayData(train_x, batch_size=32, binarize="static")
 test = data.make_dataset(test_x, batch_size=500, shuffle=False, binarize="static")
 print(mnist.source, train_x.shape, test_x.shape)
 

@@ -67,7 +67,7 @@ train_x = arrays.train[rng.choice(len(arrays.train), N_TRAIN, replace=False)]
 test_x = arrays.test[rng.choice(len(arrays.test), N_TEST, replace=False)]
 BATCH = 100
 STEPS_PER_EPOCH = N_TRAIN // BATCH
-train = lambda epoch: data.make_dataset(train_x, batch_size=BATCH, epoch=epoch, flatten=True)  # noqa: E731
+train = data.ArrayData(train_x, batch_size=BATCH, flatten=True)
 test = data.make_dataset(test_x, batch_size=1000, shuffle=False, flatten=True)
 test_flat = test_x.reshape(len(test_x), 784).astype("float32")
 print(arrays.source, "| train", train_x.shape, "test", test_x.shape)

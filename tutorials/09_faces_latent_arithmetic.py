@@ -74,7 +74,7 @@ def train_2d_model(images, head, epochs):
     keras.utils.set_random_seed(0)
     model = tfpvae.mlp_vae(images.shape[1:], latent_dim=2, hidden=(200,), head=head)
     state = tfpvae.fit(model, tfpvae.ELBO(kl="analytic"),
-                       lambda epoch: data.make_dataset(images, batch_size=100, epoch=epoch),
+                       data.ArrayData(images, batch_size=100),
                        epochs=epochs, optimizer=keras.optimizers.Adam(1e-3), seed=0)
     return model, state.history[-1]["train"]
 
@@ -120,7 +120,7 @@ test_sprites = data.sprites.sprites(300 if SMOKE else 1_000, size=32, seed=1)
 keras.utils.set_random_seed(0)
 sprite_vae = tfpvae.mlp_vae((32, 32, 1), latent_dim=10, hidden=(512, 256), activation="relu")
 state = tfpvae.fit(sprite_vae, tfpvae.ELBO(kl="analytic"),
-                   lambda epoch: data.make_dataset(train_sprites.images, batch_size=100, epoch=epoch),
+                   data.ArrayData(train_sprites.images, batch_size=100),
                    epochs=1 if SMOKE else 10, optimizer=keras.optimizers.Adam(1e-3), seed=0)
 sprite_train = state.history[-1]["train"]
 print(f"sprites: train ELBO {sprite_train['elbo']:.1f} nats (KL {sprite_train['kl']:.1f})")
@@ -227,7 +227,7 @@ plotting.save_figure(fig, f"{OUT}/09_sprites_interpolation.png")
 # ```python
 # celeb = data.load_celeb_a(download=True, max_examples=50_000)   # uint8 [N, 64, 64, 3] + attributes
 # model = tfpvae.conv_face_vae()                                   # discretized-logistic decoder
-# tfpvae.fit(model, tfpvae.ELBO(), lambda e: data.make_dataset(celeb.train, batch_size=64, epoch=e), epochs=20)
+# tfpvae.fit(model, tfpvae.ELBO(), data.ArrayData(celeb.train, batch_size=64), epochs=20)
 # smiling = latent.attribute_vector(model, celeb.test[:2000] / 255, celeb.test_attributes["Smiling"][:2000] == 1)
 # plotting.attribute_strips(model, celeb.test[:4] / 255, smiling, k=3.0, names=["smiling"])
 # ```

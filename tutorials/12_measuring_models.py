@@ -46,7 +46,7 @@ keras.utils.set_random_seed(0)
 # %%
 arrays = data.load_arrays("binarized_mnist", DATA_DIR)
 train_x = arrays.train[:500] if SMOKE else arrays.train
-train = lambda epoch: data.make_dataset(train_x, batch_size=100, epoch=epoch, flatten=True)
+train = data.ArrayData(train_x, batch_size=100, flatten=True)
 vae = tfpvae.mlp_vae((784,), latent_dim=50, hidden=(200, 200))
 state = tfpvae.fit(vae, tfpvae.ELBO(kl="analytic"), train, epochs=1 if SMOKE else 5,
                    optimizer=keras.optimizers.Adam(1e-3), seed=0)
@@ -162,7 +162,7 @@ train8 = mnist.train[:500] if SMOKE else mnist.train
 test8 = mnist.test[np.random.default_rng(1).permutation(len(mnist.test))[:num_test]]
 vae8 = tfpvae.mlp_vae((784,), latent_dim=32, hidden=(256, 256), head=D.DiscretizedLogisticHead((784,)))
 tfpvae.fit(vae8, tfpvae.ELBO(kl="analytic"),
-           lambda epoch: data.make_dataset(train8, batch_size=100, epoch=epoch, flatten=True),
+           data.ArrayData(train8, batch_size=100, flatten=True),
            epochs=1 if SMOKE else 5, optimizer=keras.optimizers.Adam(1e-3), seed=0)
 result8 = evaluate_dataset(vae8, data.make_dataset(test8, batch_size=100, shuffle=False, flatten=True),
                            num_samples=10 if SMOKE else 100, seed=0)
