@@ -49,12 +49,12 @@ def main(argv=None):
     base = RunConfig(event_shape=(784,), epochs=args.epochs, jit=args.jit)
     configs = {"vae": base, f"vae_{args.flow}{args.flow_steps}": dataclasses.replace(
         base, flow=args.flow, flow_steps=args.flow_steps, flow_hidden=tuple(args.flow_hidden), context_dim=50)}
-    train = lambda e: tdata.make_dataset(arrays.train, batch_size=100, seed=0, epoch=e, flatten=True)
+    train = tdata.ArrayData(arrays.train, batch_size=100, seed=0, flatten=True)
     test = tdata.make_dataset(arrays.test, batch_size=1000, shuffle=False, flatten=True)
     states = interleaved_fits({
         name: dict(model=build_model(config), objective=build_objective(config, 500), train_data=train,
                    epochs=args.epochs, optimizer=keras.optimizers.Adam(1e-3), validation_data={"test": test},
-                   seed=config.seed, jit_compile=config.jit) for name, config in configs.items()})
+                   seed=config.seed, jit_compile=args.jit) for name, config in configs.items()})
     runs = {name: {"config": configs[name], "history": states[name].history} for name in configs}
     for name, run in runs.items():
         for logs in run["history"]:

@@ -65,8 +65,7 @@ def _train_mnist(args, out: Path, arrays, latent_dim: int, prefix: str, record: 
         train_x, test_x = train_x[:500], test_x[:300]
     model = tfpvae.mlp_vae((784,), latent_dim=latent_dim, hidden=(256, 256), activation="relu")
     train_images = tf.convert_to_tensor(train_x)
-    data = lambda epoch: tdata.make_dataset(train_images, batch_size=100, epoch=epoch, seed=args.seed,  # noqa: E731
-                                            binarize="dynamic", flatten=True)
+    data = tdata.ArrayData(train_images, batch_size=100, seed=args.seed, binarize="dynamic", flatten=True)
     test_data = tdata.make_dataset(test_x, batch_size=1000, shuffle=False, binarize="static", flatten=True)
     callbacks = [JSONLogger(out / f"{prefix}_metrics.json",
                             {"model": f"mlp_vae((784,), {latent_dim}, hidden=(256, 256), relu), Bernoulli decoder",
@@ -133,8 +132,7 @@ def _autoencoder_vs_vae(args, out: Path, arrays, vae, test_unit, labels, record:
     train_x = arrays.train[:500] if args.smoke else arrays.train
     ae = tfpvae.models.mlp_autoencoder((784,), latent_dim=2, hidden=(256, 256), activation="relu")
     images = tf.convert_to_tensor(train_x)
-    data = lambda epoch: tdata.make_dataset(images, batch_size=100, epoch=epoch, seed=args.seed,  # noqa: E731
-                                            binarize="dynamic", flatten=True)
+    data = tdata.ArrayData(images, batch_size=100, seed=args.seed, binarize="dynamic", flatten=True)
     start = time.perf_counter()
     state = tfpvae.fit(ae, tfpvae.objectives.Reconstruction(), data, epochs=1 if args.smoke else args.epochs,
                        optimizer=keras.optimizers.Adam(1e-3), seed=args.seed)
@@ -207,7 +205,7 @@ def sprites_gallery(args, out: Path, record: dict) -> None:
     train, test = sprites(2000 if args.smoke else 20000, size=32, seed=args.seed), sprites(1000, 32, args.seed + 1)
     model = tfpvae.mlp_vae((1024,), latent_dim=10, hidden=(512, 256), activation="relu")
     images = tf.convert_to_tensor(train.images)
-    data = lambda epoch: tdata.make_dataset(images, batch_size=100, epoch=epoch, seed=args.seed, flatten=True)  # noqa: E731
+    data = tdata.ArrayData(images, batch_size=100, seed=args.seed, flatten=True)
     start = time.perf_counter()
     state = tfpvae.fit(model, tfpvae.ELBO(), data, epochs=1 if args.smoke else args.sprite_epochs, seed=args.seed,
                        optimizer=keras.optimizers.Adam(1e-3))
@@ -252,8 +250,7 @@ def cvae_gallery(args, out: Path, record: dict) -> None:
     train_x, test_x = (arrays.train[:640], arrays.test[:320]) if args.smoke else (arrays.train, arrays.test)
     model = tfpvae.models.cvae_tutorial(latent_dim=2)
     images = tf.convert_to_tensor(train_x)
-    data = lambda epoch: tdata.make_dataset(images, batch_size=32, epoch=epoch, seed=args.seed,  # noqa: E731
-                                            binarize="static")
+    data = tdata.ArrayData(images, batch_size=32, seed=args.seed, binarize="static")
     test = tdata.make_dataset(test_x, batch_size=1000, shuffle=False, binarize="static")
     fixed = tfpvae.standard_normal(2).sample(16, seed=tf.constant([args.seed, 12]))
     frames = P.EpochImages(out / "cvae_frames", fixed, model, ncols=4, pixel_scale=4)
@@ -285,7 +282,7 @@ def frey_gallery(args, out: Path, record: dict) -> None:
     head = tfpvae.GaussianHead((560,), scale="shared", init_scale=0.2)
     model = tfpvae.mlp_vae((560,), latent_dim=2, hidden=(200,), activation="tanh", head=head)
     images = tf.convert_to_tensor(arrays.train)
-    data = lambda epoch: tdata.make_dataset(images, batch_size=100, epoch=epoch, seed=args.seed, flatten=True)  # noqa: E731
+    data = tdata.ArrayData(images, batch_size=100, seed=args.seed, flatten=True)
     test = tdata.make_dataset(arrays.test, batch_size=200, shuffle=False, flatten=True)
     start = time.perf_counter()
     state = tfpvae.fit(model, tfpvae.ELBO(), data, epochs=2 if args.smoke else args.frey_epochs, seed=args.seed,

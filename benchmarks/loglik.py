@@ -110,7 +110,7 @@ def main(argv=None):
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     arrays = tdata.load_arrays("binarized_mnist", args.data_dir)
     train_images = np.concatenate([arrays.train, arrays.valid]) if args.train_on_validation else arrays.train
-    train = lambda e: tdata.make_dataset(train_images, batch_size=100, seed=0, epoch=e, flatten=True)
+    train = tdata.ArrayData(train_images, batch_size=100, seed=0, flatten=True)
     valid = tdata.make_dataset(arrays.valid, batch_size=1000, shuffle=False, flatten=True)
     test = tdata.make_dataset(arrays.test[:args.test_examples], batch_size=100, shuffle=False, flatten=True)
     test_elbo = tdata.make_dataset(arrays.test, batch_size=1000, shuffle=False, flatten=True)

@@ -5,8 +5,8 @@ Typical use::
   from tfpvae import data
   arrays = data.load_arrays("binarized_mnist")            # the full set shipped in the package
   data.check_support(arrays.train, "bernoulli", "binarized_mnist train")
-  train = lambda epoch: data.make_dataset(arrays.train, batch_size=100,
-                                          epoch=epoch, flatten=True)
+  train = data.ArrayData(arrays.train, batch_size=100, flatten=True)  # fit gathers its batches
+  test = data.make_dataset(arrays.test, batch_size=1000, shuffle=False, flatten=True)  # a tf.data pipeline
 
 `load_arrays` loads from the source asked for and only from it: a data folder (`data_dir=` or
 `TFPVAE_DATA_DIR`) that lacks the dataset is an error naming the folder and the expected files.
