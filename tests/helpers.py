@@ -74,3 +74,14 @@ def write_tiny_binarized_mnist(root):
     make = lambda n: (rng.random((n, 784)) < 0.15).astype(np.uint8)
     np.savez_compressed(folder / "binarized_mnist.npz", train=make(400), valid=make(100), test=make(100))
     return Path(root)
+
+
+def record_jit_compile(monkeypatch) -> list:
+    """A list that gets the ``jit_compile`` that ``fit`` resolves, once per train step it builds."""
+    from tfpvae.training import loop
+
+    resolved = []
+    original = loop.make_train_step
+    monkeypatch.setattr(loop, "make_train_step",
+                        lambda *a, **kw: resolved.append(kw["jit_compile"]) or original(*a, **kw))
+    return resolved

@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 import tfpvae
+from helpers import record_jit_compile
 from tfpvae.data import ArrayData, make_dataset
 from tfpvae.training import fit
 from tfpvae.training.compilation import resolve_jit_compile, slower_under_xla
@@ -127,10 +128,7 @@ def test_auto_compiles_a_maf_posterior_only_with_a_fixed_batch_size(monkeypatch,
     is unknown at tracing: "auto" on a tf.data pipeline with a smaller last batch failed its first
     step ("tf2xla conversion failed"). It now trains uncompiled there, compiled with a fixed size."""
     monkeypatch.setenv("TFPVAE_AUTO_JIT", "1")
-    compiled = []
-    original = tfpvae.training.loop.make_train_step
-    monkeypatch.setattr(tfpvae.training.loop, "make_train_step",
-                        lambda *a, **kw: compiled.append(kw["jit_compile"]) or original(*a, **kw))
+    compiled = record_jit_compile(monkeypatch)
     x = (np.random.default_rng(0).random((250, 16)) > 0.5).astype(np.uint8)
     data = {"ArrayData": ArrayData(x, batch_size=100),
             "make_dataset": lambda e: make_dataset(x, batch_size=100, epoch=e),

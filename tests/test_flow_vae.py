@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 import tfpvae
-from helpers import assert_one_step_trains_every_variable
+from helpers import assert_one_step_trains_every_variable, record_jit_compile
 from tfpvae.runs import FLOWS, RunConfig, build_model
 
 
@@ -57,10 +57,7 @@ def test_every_flow_trains_in_the_xla_loop_auto_picks_for_array_data(monkeypatch
     cannot convert fails here rather than in a user's first step (a MAF posterior on a tf.data
     pipeline did; with a fixed batch size every flow compiles)."""
     monkeypatch.setenv("TFPVAE_AUTO_JIT", "1")
-    compiled = []
-    original = tfpvae.training.loop.make_train_step
-    monkeypatch.setattr(tfpvae.training.loop, "make_train_step",
-                        lambda *a, **kw: compiled.append(kw["jit_compile"]) or original(*a, **kw))
+    compiled = record_jit_compile(monkeypatch)
     config = RunConfig(latent_dim=4, hidden=(16,), flow=flow, flow_steps=2, flow_hidden=(16,),
                        context_dim=6 if flow in ("iaf", "gated_iaf") else 0, event_shape=(12,))
     x = (np.random.default_rng(0).random((70, 12)) < 0.3).astype(np.uint8)  # 70: a smaller last batch

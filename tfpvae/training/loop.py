@@ -223,7 +223,8 @@ def fit_epochs(model, objective, train_data: DataArg, *, epochs: int,
         if precision is not None:
             set_precision(model, precision)
         # One eager call builds lazily created layers (in the strategy's scope) and names the terms.
-        first = _first_batch(train_data)
+        epoch0 = train_data if isinstance(train_data, ArrayData) else _dataset_for(train_data, 0)  # built once
+        first = _first_batch(epoch0)
         _check_data_support(model, first)
         term_names = list(objective(model, first, seed=[0, 0], step=0)._fields)
         variables = _collect_variables(model, strategy) if variables is None else list(variables)
@@ -233,7 +234,7 @@ def fit_epochs(model, objective, train_data: DataArg, *, epochs: int,
         optimizer.build(variables)
         totals = Totals(term_names)
     compiled = resolve_jit_compile(jit_compile, model, strategy,  # the model is built now
-                                   static_batch=jit_compile != "auto" or _static_batch(train_data))
+                                   static_batch=jit_compile != "auto" or _static_batch(epoch0))
     compile_update = resolve_update_compile(jit_compile, compiled, variables, strategy)
     jit_compile = compiled
     state = TrainingState(model, objective, optimizer, variables, seed, epochs=epochs, strategy=strategy,
