@@ -114,7 +114,8 @@ def test_resume_refuses_a_different_model(tiny_data, tmp_path, capsys):
 @pytest.mark.parametrize("flag,value,message", [("--epochs", "-3", "expected a positive int"),
                                                 ("--hidden", "200,x", "comma-separated positive integers"),
                                                 ("--architecture", "rnn", "invalid choice"),
-                                                ("--beta", "-1", "expected a number >= 0")])
+                                                ("--beta", "-1", "expected a number >= 0"),
+                                                ("--max-examples", "0", "expected a positive int")])
 def test_bad_flag_values_get_one_line_errors(flag, value, message):
     proc = subprocess.run([sys.executable, "-m", "tfpvae.cli", "train", flag, value], capture_output=True, text=True)
     assert proc.returncode == 2
@@ -124,7 +125,7 @@ def test_bad_flag_values_get_one_line_errors(flag, value, message):
 def test_help_documents_every_flag():
     proc = subprocess.run([sys.executable, "-m", "tfpvae.cli", "train", "--help"], capture_output=True, text=True)
     for flag in ("--dataset", "--data-dir", "--latent-dim", "--architecture", "--hidden", "--epochs", "--batch-size",
-                 "--learning-rate", "--beta", "--seed", "--output", "--flow", "--flow-steps"):
+                 "--learning-rate", "--beta", "--seed", "--output", "--flow", "--flow-steps", "--max-examples"):
         assert flag in proc.stdout
 
 
@@ -230,6 +231,19 @@ def test_resume_with_other_training_settings_is_refused_with_the_differences(tin
     err = capsys.readouterr().err
     assert "learning_rate 0.001 -> 0.01" in err and "resuming would mix the two" in err
     assert _train(tiny_data, out, 2, ("--patience", "3")) == 0  # epochs and patience may change
+
+
+def test_max_examples_trains_and_evaluates_on_the_first_images_of_each_split(tiny_data, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _train(tiny_data, out, 1, ("--max-examples", "60")) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert (metrics["num_train"], metrics["num_validation"], metrics["num_test"]) == (60, 60, 60)
+    assert metrics["data_source"].endswith("(first 60 of each split)") and metrics["config"]["max_examples"] == 60
+    capsys.readouterr()
+    assert _train(tiny_data, out, 2, ("--max-examples", "80")) == 2  # other data: not the same run
+    assert "max_examples 60 -> 80" in capsys.readouterr().err
+    assert main(["evaluate", str(out), "--num-samples", "5", "--chunk-size", "5"]) == 0
+    assert json.loads((out / "evaluation.json").read_text())["num_examples"] == 60
 
 
 def test_gif_tensorboard_and_every_plot_kind_from_a_run(tiny_data, tmp_path):

@@ -40,7 +40,7 @@ INT32_MAX = 2**31 - 1
 FLOAT32_TINY, FLOAT32_MAX = 1.1754943508222875e-38, 3.4028234663852886e38
 
 # Every flag of `tfpvae train`, by the kind of value it takes (test_every_flag_is_covered keeps this complete).
-POSITIVE_INTS = ("latent_dim", "epochs", "batch_size", "num_samples", "prior_components", "flow_steps")
+POSITIVE_INTS = ("latent_dim", "epochs", "batch_size", "num_samples", "prior_components", "flow_steps", "max_examples")
 NON_NEGATIVE_INTS = ("warmup_epochs", "context_dim", "patience", "cpu_replicas", "seed")
 INT_LISTS = ("hidden", "flow_hidden")
 POSITIVE_FLOATS = ("learning_rate", "clip_norm")
@@ -180,6 +180,8 @@ def _assert_in_range(config: RunConfig) -> None:
     """Every field of an accepted config within its documented range."""
     for name in POSITIVE_INTS + NON_NEGATIVE_INTS:
         value, low = getattr(config, name), 1 if name in POSITIVE_INTS and name != "epochs" else 0
+        if name == "max_examples" and value is None:  # all of each split
+            continue
         assert type(value) is int and low <= value <= INT32_MAX, (name, value)
     for name in INT_LISTS:
         sizes = getattr(config, name)

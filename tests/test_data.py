@@ -20,6 +20,7 @@ import pytest  # noqa: E402
 
 from tfpvae import data  # noqa: E402
 from tfpvae.data import tfds_source  # noqa: E402
+from helpers import write_tiny_binarized_mnist  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 IDX_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
@@ -332,3 +333,23 @@ def test_real_shared_binarized_mnist():
       (50000, 28, 28, 1), (10000, 28, 28, 1), (10000, 28, 28, 1))
   assert abs(d.train.mean() - 0.1306) < 0.001
   assert abs(d.test.mean() - 0.1325) < 0.001
+
+
+def test_max_examples_keeps_the_first_images_of_every_dataset(no_downloads, tmp_path):
+    """The datasets that load whole are sliced after loading (`DataArrays.head`), labels and
+    attributes with their images, and ``source`` says so."""
+    write_tiny_binarized_mnist(tmp_path)
+    whole = data.load_arrays("binarized_mnist", tmp_path)
+    first = data.load_arrays("binarized_mnist", tmp_path, max_examples=30)
+    for split in ("train", "valid", "test"):
+        np.testing.assert_array_equal(getattr(first, split), getattr(whole, split)[:30])
+    assert first.source == whole.source + " (first 30 of each split)"
+    sprites, few = data.load_arrays("sprites"), data.load_arrays("sprites", max_examples=7)
+    assert len(few.train) == len(few.test) == 7 and sorted(few.train_attributes) == sorted(sprites.train_attributes)
+    for name, values in sprites.test_attributes.items():
+        np.testing.assert_array_equal(few.test_attributes[name], values[:7])
+    np.testing.assert_array_equal(few.train_labels, sprites.train_labels[:7])
+    big = data.load_arrays("binarized_mnist", tmp_path, max_examples=10**6)  # above a split's size: all of it
+    assert (len(big.train), len(big.valid), len(big.test)) == (len(whole.train), len(whole.valid), len(whole.test))
+    with pytest.raises(ValueError, match=r"load_arrays: max_examples must be an int >= 1 or None, got 0"):
+        data.load_arrays("binarized_mnist", tmp_path, max_examples=0)

@@ -62,6 +62,9 @@ def _train_parser(sub) -> None:
     a("--data-dir", default=d["data_dir"], help="local folder laid out like shared/data (one subfolder per dataset; "
       "a folder that lacks the dataset is an error). Without it: binarized_mnist from the full copy shipped with "
       "tfpvae; other datasets from tensorflow-datasets, mnist last from a small labelled sample (with a warning)")
+    a("--max-examples", type=_positive(int), default=d["max_examples"], metavar="N",
+      help="keep the first N images of each split (training, validation, test): a quick run, or celeb_a with only "
+      "N photos per split decoded by tensorflow-datasets; default all")
     a("--latent-dim", type=_positive(int), default=d["latent_dim"], help="size of z")
     a("--architecture", choices=CHOICES["architecture"], default=d["architecture"], help="encoder/decoder networks")
     a("--hidden", type=_ints, default=d["hidden"],

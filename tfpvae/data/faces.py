@@ -129,11 +129,12 @@ def load_celeb_a(*, download="auto", tfds_data_dir=None, size: int = 64, max_exa
             attributes[ours] = dict(zip(names, np.concatenate(attrs).T))
     except Exception as e:  # tfds raises many types (IO, DownloadError, NonMatchingChecksumError, ...)
         raise DataUnavailableError("celeb_a", [f"tfds: tfds.load('celeb_a') failed: {type(e).__name__}: {e}"]) from e
-    arrays = make_arrays("celeb_a", f"tfds:{data_dir}", splits["train"], splits["test"], valid=splits["valid"],
+    source = f"tfds:{data_dir}" + ("" if max_examples is None else f" (first {int(max_examples)} of each split)")
+    arrays = make_arrays("celeb_a", source, splits["train"], splits["test"], valid=splits["valid"],
                          attributes=attributes) if size == 64 else None
     if arrays is None:  # another size: the registered event shape does not apply
         arrays = DataArrays("celeb_a", splits["train"], splits["test"], valid=splits["valid"],
-                            source=f"tfds:{data_dir}", event_shape=(size, size, 3),
+                            source=source, event_shape=(size, size, 3),
                             train_attributes=attributes["train"],
                             test_attributes=attributes["test"], valid_attributes=attributes["valid"])
     return arrays

@@ -152,6 +152,34 @@ class DataArrays:
         """True if the pixels are {0, 1} (binarized_mnist)."""
         return DATASETS[self.name].binary
 
+    def head(self, n: int) -> DataArrays:
+        """The first ``n`` images of each split (all of a split that has fewer), with their labels
+        and attributes: a quick run, or a run on a fixed subset. ``source`` says so.
+
+        >>> arrays = make_arrays("mnist", "generated: zeros", np.zeros((5, 28, 28, 1), np.uint8),
+        ...                      np.zeros((3, 28, 28, 1), np.uint8), np.arange(5), np.arange(3))
+        >>> small = arrays.head(2)
+        >>> small.train.shape, small.test_labels.tolist(), small.source
+        ((2, 28, 28, 1), [0, 1], 'generated: zeros (first 2 of each split)')
+        """
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"DataArrays.head: n must be an int >= 1, got {n!r}")
+        n = int(n)
+
+        def first(a):  # a copy: a view would keep the whole array alive
+            return None if a is None else a[:n].copy()
+
+        def first_attributes(attrs):
+            return None if attrs is None else {k: first(v) for k, v in attrs.items()}
+
+        return dataclasses.replace(
+            self, train=first(self.train), test=first(self.test), valid=first(self.valid),
+            train_labels=first(self.train_labels), test_labels=first(self.test_labels),
+            train_attributes=first_attributes(self.train_attributes),
+            test_attributes=first_attributes(self.test_attributes),
+            valid_attributes=first_attributes(self.valid_attributes),
+            source=f"{self.source} (first {n} of each split)")
+
     def __repr__(self) -> str:
         def shp(a):
             return None if a is None else f"{a.dtype}{list(a.shape)}"

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import warnings
 
+import numpy as np
+
 from tfpvae.data import sources, tfds_source
 from tfpvae.data.info import GALLERY_DATASETS, DataArrays, DataUnavailableError, dataset_info
 
@@ -51,9 +53,9 @@ def load_arrays(name: str, data_dir=None, *, download="auto", tfds_data_dir=None
       tfds_data_dir: tfds data dir (giving it asks for tfds); default `$TFDS_DATA_DIR` or
         `~/tensorflow_datasets`.
       allow_embedded: If False, never use the data shipped in the package.
-      max_examples: celeb_a only: keep the first ``max_examples`` images of each split (tfds then
-        decodes only those; all 162,770 train photos at 64 x 64 take 2 GB). Other datasets are
-        loaded whole: slice their arrays instead.
+      max_examples: Keep the first ``max_examples`` images of each split (`DataArrays.head`), an
+        int >= 1, or None for all. celeb_a asks tfds for those rows only, so only they are decoded
+        (all 162,770 training photos at 64 x 64 take 2 GB); the other datasets load whole, then slice.
 
     Returns:
       `DataArrays`; images uint8 [N, H, W, C] (binarized_mnist: {0, 1}), labels int64 [N] or None.
@@ -66,11 +68,18 @@ def load_arrays(name: str, data_dir=None, *, download="auto", tfds_data_dir=None
     dataset_info(name)  # ValueError listing the known names.
     if download not in _DOWNLOAD_VALUES or not isinstance(download, (str, bool)):
         raise ValueError(f"load_arrays: download must be 'auto', True or False, got {download!r}")
-    if max_examples is not None and name != "celeb_a":
-        raise ValueError(f"load_arrays: max_examples applies to celeb_a only (the other datasets load whole; slice "
-                         f"their arrays), got max_examples={max_examples!r} for {name!r}")
-    if name in GALLERY_DATASETS:
+    if max_examples is not None and (isinstance(max_examples, bool) or not isinstance(max_examples, (int, np.integer))
+                                     or max_examples < 1):
+        raise ValueError(f"load_arrays: max_examples must be an int >= 1 or None, got {max_examples!r}")
+    if name == "celeb_a":  # tfds decodes only the rows asked for
         return _load_gallery(name, data_dir, download, tfds_data_dir, max_examples)
+    arrays = _load_whole(name, data_dir, download, tfds_data_dir, allow_embedded)
+    return arrays if max_examples is None else arrays.head(max_examples)
+
+
+def _load_whole(name: str, data_dir, download, tfds_data_dir, allow_embedded: bool) -> DataArrays:
+    if name in GALLERY_DATASETS:
+        return _load_gallery(name, data_dir, download, tfds_data_dir)
     origin = "data_dir" if data_dir is not None else "TFPVAE_DATA_DIR"
     root = data_dir if data_dir is not None else os.environ.get("TFPVAE_DATA_DIR")
     if root is not None and str(root) != "":
@@ -100,7 +109,7 @@ def load_arrays(name: str, data_dir=None, *, download="auto", tfds_data_dir=None
         f"tfpvae.data: using the {arrays.source}, because no data folder was given and tfds could not "
         f"provide {name} ({'; '.join(reasons)}). Results are not comparable with published numbers: pass "
         f"data_dir= (or set TFPVAE_DATA_DIR) to a folder holding {name}/{sources.expected_files(name)[0]} etc."),
-        stacklevel=2)
+        stacklevel=3)
     return arrays
 
 

@@ -29,6 +29,11 @@ from tfpvae.training.io import atomic_write_json
 __all__ = ["train", "sample", "reconstruct", "evaluate", "plot", "load_run"]
 
 
+def _load_arrays(config: RunConfig):
+    """The run's dataset: all of it, or the first ``config.max_examples`` images of each split."""
+    return tdata.load_arrays(config.dataset, config.data_dir, max_examples=config.max_examples)
+
+
 def _splits(arrays):
     """(train, validation, test) image arrays: the dataset's own validation split, else the last
     10% of the training images held out (checkpoints are selected on validation, never on test)."""
@@ -110,7 +115,7 @@ def train(config: RunConfig, quiet: bool = False) -> dict:
     """Train (or resume) the run ``config`` describes; returns the metrics dict written to metrics.json."""
     strategy = make_strategy(config.strategy, config.cpu_replicas)  # before TensorFlow's first op
     chief = is_chief(strategy)
-    arrays = tdata.load_arrays(config.dataset, config.data_dir)
+    arrays = _load_arrays(config)
     for split, images in zip(("train", "validation", "test"), _splits(arrays)):  # before anything is written
         tdata.check_support(images, config.likelihood, f"{config.dataset} {split}", binarize=config.binarize)
     config = dataclasses.replace(config, event_shape=_event_shape(config, arrays))
@@ -229,7 +234,7 @@ def load_run(run_dir, checkpoint: str = "best"):
 
 def _test_batch(config: RunConfig, num: int) -> tuple[tf.Tensor, str]:
     """``num`` test images spread over the test set, and where they came from."""
-    arrays = tdata.load_arrays(config.dataset, config.data_dir)
+    arrays = _load_arrays(config)
     return next(iter(_pipeline(config, _spread(arrays.test, num), shuffle=False, batch_size=num))), arrays.source
 
 
@@ -309,7 +314,7 @@ def evaluate(run_dir, num_samples: int = 5000, chunk_size: int = 100, limit: int
     config, model = load_run(run_dir, checkpoint)
     if config.model == "ae":
         raise ValueError(f"{run_dir} holds an autoencoder (--model ae): it defines no likelihood p(x) to evaluate")
-    arrays = tdata.load_arrays(config.dataset, config.data_dir)
+    arrays = _load_arrays(config)
     tdata.check_support(arrays.test, config.likelihood, f"{config.dataset} test", binarize=config.binarize)
     _check_same_data(RunDirectory(run_dir), arrays.source)
     source, test_x = arrays.source, tf.convert_to_tensor(arrays.test if limit is None else arrays.test[:limit])
@@ -363,7 +368,7 @@ def plot(run_dir, kind: str, seed: int = 0, checkpoint: str = "best", num: int =
     if kind == "manifold" and config.latent_dim != 2:
         raise ValueError(f"plot: the manifold needs a 2-D latent space; {run_dir} has latent_dim {config.latent_dim}")
     config, model = load_run(run_dir, checkpoint)
-    arrays = tdata.load_arrays(config.dataset, config.data_dir)
+    arrays = _load_arrays(config)
     index = np.linspace(0, len(arrays.test) - 1, num=min(num, len(arrays.test))).astype(int)
     x = next(iter(_pipeline(config, arrays.test[index], shuffle=False, batch_size=len(index))))
     labels = None if arrays.test_labels is None else np.asarray(arrays.test_labels)[index]

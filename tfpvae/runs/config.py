@@ -58,6 +58,7 @@ class RunConfig:
     model: str = "vae"
     dataset: str = "binarized_mnist"
     data_dir: str | None = None
+    max_examples: int | None = None  # the first N images of each split (celeb_a: tfds decodes only those)
     latent_dim: int = 50
     architecture: str = "mlp"
     hidden: tuple[int, ...] | None = None  # mlp: (200, 200); conv: (32, 64) filters
@@ -129,6 +130,10 @@ class RunConfig:
             value = getattr(self, name)
             if not _is_int(value) or not 0 <= value <= _INT32_MAX:
                 raise ValueError(f"RunConfig: {name} must be an integer from 0 to 2**31 - 1, got {value!r}")
+        if self.max_examples is not None and (not _is_int(self.max_examples)
+                                              or not 1 <= self.max_examples <= _INT32_MAX):
+            raise ValueError(f"RunConfig: max_examples must be a positive integer up to 2**31 - 1 or None, got "
+                             f"{self.max_examples!r}")
         sizes = (*(self.hidden or ()), *self.flow_hidden)
         if any(not _is_int(h) or not 1 <= h <= _INT32_MAX for h in sizes):
             raise ValueError(f"RunConfig: hidden sizes must be positive integers up to 2**31 - 1, got {self.hidden} / "
