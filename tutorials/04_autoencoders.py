@@ -171,8 +171,8 @@ print("mean absolute pixel error:", {d: round(e, 4) for d, e in pixel_error.item
 # - Codes that do not look like $\mathcal{N}(0, I)$: in 2-D their spread is far from 1 on at least
 #   one axis (checked: some axis's standard deviation outside 0.5..2), arranged in arms with gaps.
 # - Samples from a Gaussian fit of the codes explain test digits better than samples from
-#   $\mathcal{N}(0, I)$ (checked: higher Monte Carlo log-likelihood with 500 draws; measured -202
-#   against -234 nats), but still include blends and broken strokes.
+#   $\mathcal{N}(0, I)$ (checked: higher Monte Carlo log-likelihood with 500 draws; measured -202.6
+#   against -231.5 nats), but still include blends and broken strokes.
 # - The numbers are checked in full mode on the real MNIST; on the embedded 3,000-image sample the
 #   tutorial runs but only finiteness is checked.
 

@@ -243,7 +243,7 @@ except data.DataUnavailableError as err:
 # %% [markdown]
 # ## What you should have seen
 # - Frey faces (when the data folder is there): a 2-D manifold of faces turning and changing
-#   expression, a test ELBO of about 600 nats (checked: above 500; a Gaussian density over [0, 1]
+#   expression, a test ELBO of about 625 nats (checked: above 500; a Gaussian density over [0, 1]
 #   pixels is positive when the pixels are predicted well) and both latent dimensions active.
 # - The sprite VAE's attribute strips move the sprite right/down and grow it as $m$ goes from
 #   $-2$ to $+2$ (shapes come out as rounded blobs: this small model keeps position and size).

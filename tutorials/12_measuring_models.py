@@ -182,7 +182,7 @@ print(f"8-bit MNIST: NLL {result8['nll']:.1f} +- {result8['nll_stderr']:.1f} nat
 #   bits/dim is a third, incomparable, benchmark.
 # - **Which split and how much of it.** Published numbers use the whole 10,000-image test set; a
 #   subset gives a different number (above, the first images in file order against a random
-#   subset: about 10 nats apart in our run), and model selection must use validation data, never the test set.
+#   subset: about 9 nats apart in our run), and model selection must use validation data, never the test set.
 # - **Which bound.** An ELBO, an IWAE training bound, and an importance-sampled $\mathcal{L}_K$
 #   are different quantities. "Test NLL" in the VAE literature means $-\mathcal{L}_{5000}$ (Burda et al.
 #   2016); with a small $K$ the number is pessimistic by the gap you saw above.
