@@ -10,7 +10,9 @@ option):
   tensor, eager and under ``torch.compile`` (``baselines/torch_loop.py``).
 - (b) ``iaf``: the same VAE with a 2-step IAF posterior (MADE 256-256, context 50) against (a)'s model,
   both by tfpvae's defaults: the ratio of epoch times.
-- (c) ``conv``: the CVAE tutorial's own model and settings (latent 2, batch 32, Adam 1e-4) against its loop.
+- (c) ``conv``: the CVAE tutorial's own model and settings (latent 2, batch 32, Adam 1e-4) against its loop,
+  and a ceiling for any loop on TensorFlow's kernels: the model's forward and backward passes alone
+  (:class:`GradientCeiling`), in float32 and mixed bfloat16.
   (tfpvae under XLA is not run: its multi-step loop ran this model ~25x slower per step than without, the
   reason ``jit_compile="auto"`` leaves convolutions uncompiled.)
 - (d) ``bnn``: a 784-400-400-10 Flipout MLP on MNIST (batch 128, KL/N) against ``tfp.layers.DenseFlipout``
@@ -71,6 +73,40 @@ class FitRunner:
         return time.perf_counter() - start, state.history[-1]["train"]["loss"]
 
 
+class GradientCeiling:
+    """An upper bound on any training loop of a model on TensorFlow's kernels: each epoch runs the
+    forward and backward passes of ``objective`` for every step, on one fixed batch, inside one
+    ``tf.function`` loop -- no batch gathering, no optimizer update, no guard, no metrics. The
+    gradients are summed into the result, so none is pruned. A loop that also updates the weights
+    and reads its data can only be slower: (c) asks for 2x the tutorial loop, which is possible only
+    if this ceiling is above 2x it."""
+
+    def __init__(self, model, objective, images, *, batch_size: int, precision: str | None = None):
+        if precision:
+            from tfpvae.training.precision import set_precision
+
+            set_precision(model, precision)
+        batch = next(iter(tdata.ArrayData(images, batch_size=batch_size).dataset(0)))  # what fit's step gets
+        steps = -(-len(images) // batch_size)
+        objective(model, batch, seed=[0, 0])  # builds the variables
+
+        @tf.function
+        def epoch():
+            def body(i, total):
+                with tf.GradientTape() as tape:
+                    loss = tf.reduce_mean(objective(model, batch, seed=tf.stack([i, 1])).loss)
+                grads = tape.gradient(loss, model.trainable_variables)
+                return i + 1, total + loss + 0.0 * tf.add_n([tf.reduce_sum(g) for g in grads])
+            return tf.while_loop(lambda i, _: i < steps, body, (tf.constant(0), tf.constant(0.0)))[1] / steps
+
+        self._epoch = epoch
+
+    def epoch(self) -> tuple[float, float]:
+        start = time.perf_counter()
+        loss = float(self._epoch())
+        return time.perf_counter() - start, loss
+
+
 def _vae_runner(images, config: RunConfig, *, lr: float, batch_size: int, arrays: bool = True, jit="auto",
                 precision=None):
     keras.utils.set_random_seed(0)
@@ -110,7 +146,15 @@ def conv_runners(x):
     return {"tfpvae": lambda: _conv_tfpvae(x, cvae), "tfpvae_no_xla": lambda: _conv_tfpvae(x, cvae, jit=False),
             "tfpvae_bf16": lambda: _conv_tfpvae(x, cvae, precision="mixed_bfloat16"),
             "tf_tutorial_loop": lambda: tf_tutorial.conv(x),
-            "tf_tutorial_loop_xla": lambda: tf_tutorial.conv(x, jit=True)}
+            "tf_tutorial_loop_xla": lambda: tf_tutorial.conv(x, jit=True),
+            "ceiling_gradients_only": lambda: _conv_ceiling(x, cvae),
+            "ceiling_gradients_only_bf16": lambda: _conv_ceiling(x, cvae, precision="mixed_bfloat16")}
+
+
+def _conv_ceiling(x, config, precision=None):
+    keras.utils.set_random_seed(0)
+    return GradientCeiling(cvae_tutorial(latent_dim=2), build_objective(config, -(-len(x) // 32)), x, batch_size=32,
+                           precision=precision)
 
 
 def _conv_tfpvae(x, config, jit="auto", precision=None):
