@@ -139,3 +139,30 @@ def test_auto_compiles_a_maf_posterior_only_with_a_fixed_batch_size(monkeypatch,
     state = fit(vae, tfpvae.ELBO(kl="monte_carlo"), data[feed], epochs=2, optimizer=keras.optimizers.Adam(1e-2))
     assert compiled == [feed != "make_dataset"]
     assert all(np.isfinite(h["train"]["loss"]) for h in state.history)
+
+
+def test_array_data_is_taken_wherever_a_dataset_of_batches_is():
+    """Iterating an ``ArrayData`` gives epoch 0's batches, so the evaluation functions accept it as they
+    accept a ``tf.data.Dataset``: ``evaluate_dataset`` failed with "'ArrayData' object is not iterable"."""
+    from tfpvae import latent
+    from tfpvae.evaluation import active_units, evaluate_dataset
+    from tfpvae.training import make_evaluate
+
+    images = _grey_images(40)
+    data = ArrayData(images, batch_size=16, shuffle=False, flatten=True, labels=np.arange(40) % 3)
+    dataset = data.dataset(0)
+    for (x, y), (dx, dy) in zip(data, dataset, strict=True):
+        np.testing.assert_array_equal(x.numpy(), dx.numpy())
+        np.testing.assert_array_equal(y.numpy(), dy.numpy())
+    keras.utils.set_random_seed(0)
+    vae = tfpvae.mlp_vae((16,), latent_dim=2, hidden=(8,))
+    ours, theirs = (evaluate_dataset(vae, d, num_samples=8, chunk_size=4, seed=3) for d in (data, dataset))
+    assert ours["num_examples"] == 40 and ours["nll"] == theirs["nll"]
+    ours, theirs = active_units(vae, data), active_units(vae, dataset)
+    assert ours.count == theirs.count
+    np.testing.assert_array_equal(ours.variances, theirs.variances)
+    np.testing.assert_array_equal(latent.aggregate_posterior(vae, data).mean().numpy(),
+                                  latent.aggregate_posterior(vae, dataset).mean().numpy())
+    unlabelled = ArrayData(images, batch_size=16, shuffle=False, flatten=True)
+    evaluate = make_evaluate(vae, tfpvae.ELBO(), seed=[0, 1])
+    assert evaluate(unlabelled) == evaluate(unlabelled.dataset(0))

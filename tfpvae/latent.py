@@ -17,6 +17,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfpvae._seeds import as_seed
+from tfpvae.data.pipeline import ArrayData
 
 tfd = tfp.distributions
 
@@ -25,8 +26,9 @@ __all__ = ["posterior_means", "aggregate_posterior", "compare_priors", "attribut
 
 
 def _batches(data, batch_size: int):
-    """Batches of ``x`` from an array/tensor (split) or a ``tf.data.Dataset`` (first element of tuples)."""
-    if isinstance(data, tf.data.Dataset):
+    """Batches of ``x`` from an array/tensor (split), a ``tf.data.Dataset`` or an ``ArrayData`` (first
+    element of tuples)."""
+    if isinstance(data, (tf.data.Dataset, ArrayData)):
         for batch in data:
             yield batch[0] if isinstance(batch, (tuple, list)) else batch
         return
@@ -82,7 +84,7 @@ def aggregate_posterior(model, data, kind: str = "diagonal", *, num_samples: int
     an autoencoder a (poor) generative model.
 
     Args:
-      data: images ``[N, ...]`` (array or tensor) or a ``tf.data.Dataset`` of batches.
+      data: images ``[N, ...]`` (array or tensor), a ``tf.data.Dataset`` of batches or an ``ArrayData``.
       kind: ``"diagonal"``: ``MultivariateNormalDiag(mean, std)`` whose per-dimension standard
         deviation is the TOTAL one, ``std_j = sqrt(mean_i sigma_ij^2 + var_i(mu_ij))`` (the average
         posterior variance plus the spread of the means, not the average of ``sigma``); ``"full"``:

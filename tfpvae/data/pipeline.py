@@ -102,7 +102,10 @@ class ArrayData:
     """In-memory examples, batched per epoch: a dataset ``fit`` can gather inside its compiled loop.
 
     Calling it, ``data(epoch)``, gives the epoch's ``tf.data.Dataset`` (what :func:`make_dataset`
-    builds), so it can be passed wherever an ``epoch -> Dataset`` function is accepted. Given to
+    builds), so it can be passed wherever an ``epoch -> Dataset`` function is accepted; iterating it
+    gives epoch 0's batches, so the evaluation functions (``evaluation.evaluate_dataset``,
+    ``evaluation.active_units``, ``latent.aggregate_posterior``, ...) take it as they take a
+    dataset of batches (pass ``shuffle=False`` for test data, to keep the file order). Given to
     :func:`tfpvae.training.fit` on one device, the same batches in the same order are instead
     gathered from the tensor inside the compiled training loop: no ``tf.data`` iterator, and with
     XLA the whole multi-step loop is one compiled unit (see benchmarks/README.md).
@@ -113,6 +116,8 @@ class ArrayData:
         >>> data = ArrayData(np.zeros([250, 4], np.uint8), batch_size=100)
         >>> data.steps_per_epoch, [int(b.shape[0]) for b in data(0)]
         (3, [100, 100, 50])
+        >>> [int(b.shape[0]) for b in data]  # epoch 0's batches
+        [100, 100, 50]
 
     Args: as :func:`make_dataset` (without ``epoch``).
     """
@@ -203,3 +208,7 @@ class ArrayData:
         return ds.prefetch(2).with_options(options)
 
     __call__ = dataset
+
+    def __iter__(self):
+        """Epoch 0's batches."""
+        return iter(self.dataset(0))

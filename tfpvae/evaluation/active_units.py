@@ -18,6 +18,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfpvae._seeds import as_seed
+from tfpvae.data.pipeline import ArrayData
 
 tfd = tfp.distributions
 
@@ -55,7 +56,7 @@ def posterior_mean(model, x, *, num_samples: int = 64, seed=0) -> tf.Tensor:
 
 
 def _batches(x_or_dataset):
-    if isinstance(x_or_dataset, tf.data.Dataset):
+    if isinstance(x_or_dataset, (tf.data.Dataset, ArrayData)):
         for batch in x_or_dataset:
             yield batch[0] if isinstance(batch, (tuple, list)) else batch
     else:
@@ -67,7 +68,7 @@ def active_units(model, x_or_dataset, threshold: float = 0.01, *, num_samples: i
 
     Args:
       model: a VAE or an autoencoder (anything with ``encode(x)`` giving a distribution or a code).
-      x_or_dataset: a batch ``[N, *event_shape]`` or a ``tf.data.Dataset`` of batches (``x`` or
+      x_or_dataset: a batch ``[N, *event_shape]``, a ``tf.data.Dataset`` of batches or an ``ArrayData`` (``x`` or
         ``(x, y)``); the variance is over all examples (exact running sums in float64).
       threshold: Burda et al.'s 0.01.
       num_samples, seed: for posteriors without a closed-form mean (see :func:`posterior_mean`).

@@ -205,7 +205,8 @@ def _first(element):
 
 def evaluate_dataset(model, dataset, *, num_samples: int = 5000, chunk_size: int = 100, batch_size: int = 100,
                      seed=0, jit_compile: bool | str = "auto") -> dict:
-    """Mean importance-sampled test NLL over a dataset (batches ``x`` or ``(x, y)``).
+    """Mean importance-sampled test NLL over a dataset (batches ``x`` or ``(x, y)``; of an ``ArrayData``,
+    its epoch 0).
 
     Batch ``i`` uses seed ``fold_in(seed, i)``; one compiled function serves every batch. Arguments as
     for :func:`log_likelihood`.
