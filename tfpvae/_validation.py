@@ -17,6 +17,16 @@ def positive_int(value, component: str, what: str) -> int:
     return value
 
 
+def int_at_least_one(value, component: str, what: str, *, optional: bool = False) -> int | None:
+    """``value`` as an int >= 1 (``None`` passes when ``optional``), or a ValueError
+    ``"{component}: {what} must be an int >= 1[ or None], got {value!r}"``."""
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{component}: {what} must be an int >= 1{' or None' if optional else ''}, got {value!r}")
+    return int(value)
+
+
 def shape_tuple(shape, component: str, what: str = "event_shape") -> tuple[int, ...]:
     """A fully known shape as a tuple of positive ints."""
     if isinstance(shape, int):

@@ -17,7 +17,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfpvae._seeds import as_seed
-from tfpvae.data.pipeline import ArrayData
+from tfpvae.data.pipeline import BATCH_SOURCES, batch_inputs
 
 tfd = tfp.distributions
 
@@ -28,9 +28,8 @@ __all__ = ["posterior_means", "aggregate_posterior", "compare_priors", "attribut
 def _batches(data, batch_size: int):
     """Batches of ``x`` from an array/tensor (split), a ``tf.data.Dataset`` or an ``ArrayData`` (first
     element of tuples)."""
-    if isinstance(data, (tf.data.Dataset, ArrayData)):
-        for batch in data:
-            yield batch[0] if isinstance(batch, (tuple, list)) else batch
+    if isinstance(data, BATCH_SOURCES):
+        yield from batch_inputs(data)
         return
     x = tf.convert_to_tensor(data)
     for start in range(0, int(x.shape[0]), batch_size):

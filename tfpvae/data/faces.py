@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tfpvae._validation import int_at_least_one
 from tfpvae.data import sources, tfds_source
 from tfpvae.data.info import DataArrays, DataUnavailableError, make_arrays
 
@@ -104,11 +105,8 @@ def load_celeb_a(*, download="auto", tfds_data_dir=None, size: int = 64, max_exa
         offline, ``TFPVAE_OFFLINE=1``, ``download=False``, or tfds failed); the message says which.
       ValueError: ``max_examples`` or ``size`` is not an int >= 1.
     """
-    for arg, value, optional in (("max_examples", max_examples, True), ("size", size, False)):
-        if (value is None and optional) or (not isinstance(value, bool) and isinstance(value, (int, np.integer))
-                                            and value >= 1):
-            continue
-        raise ValueError(f"load_celeb_a: {arg} must be an int >= 1{' or None' if optional else ''}, got {value!r}")
+    max_examples = int_at_least_one(max_examples, "load_celeb_a", "max_examples", optional=True)
+    size = int_at_least_one(size, "load_celeb_a", "size")
     data_dir = Path(tfds_data_dir or tfds_source.default_tfds_data_dir()).expanduser()
     try:
         must_download = tfds_source._check_can_load("celeb_a", download, data_dir)
@@ -120,7 +118,7 @@ def load_celeb_a(*, download="auto", tfds_data_dir=None, size: int = 64, max_exa
     splits, attributes = {}, {}
     try:
         for ours, theirs in (("train", "train"), ("valid", "validation"), ("test", "test")):
-            split = theirs if max_examples is None else f"{theirs}[:{int(max_examples)}]"
+            split = theirs if max_examples is None else f"{theirs}[:{max_examples}]"
             ds = tfds.load("celeb_a", split=split, data_dir=str(data_dir), download=must_download)
             names = sorted(ds.element_spec["attributes"])
             ds = ds.batch(batch_size).map(lambda e: prepare_celeb_a(e, size))
@@ -129,7 +127,7 @@ def load_celeb_a(*, download="auto", tfds_data_dir=None, size: int = 64, max_exa
             attributes[ours] = dict(zip(names, np.concatenate(attrs).T))
     except Exception as e:  # tfds raises many types (IO, DownloadError, NonMatchingChecksumError, ...)
         raise DataUnavailableError("celeb_a", [f"tfds: tfds.load('celeb_a') failed: {type(e).__name__}: {e}"]) from e
-    source = f"tfds:{data_dir}" + ("" if max_examples is None else f" (first {int(max_examples)} of each split)")
+    source = f"tfds:{data_dir}" + ("" if max_examples is None else f" (first {max_examples} of each split)")
     arrays = make_arrays("celeb_a", source, splits["train"], splits["test"], valid=splits["valid"],
                          attributes=attributes) if size == 64 else None
     if arrays is None:  # another size: the registered event shape does not apply

@@ -7,6 +7,8 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from tfpvae._validation import int_at_least_one
+
 __all__ = [
     "DatasetInfo", "DataArrays", "DataUnavailableError", "DataFileError", "DATASETS",
     "KNOWN_DATASETS", "GALLERY_DATASETS", "dataset_info",
@@ -162,9 +164,7 @@ class DataArrays:
         >>> small.train.shape, small.test_labels.tolist(), small.source
         ((2, 28, 28, 1), [0, 1], 'generated: zeros (first 2 of each split)')
         """
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"DataArrays.head: n must be an int >= 1, got {n!r}")
-        n = int(n)
+        n = int_at_least_one(n, "DataArrays.head", "n")
 
         def first(a):  # a copy: a view would keep the whole array alive
             return None if a is None else a[:n].copy()

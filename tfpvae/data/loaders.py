@@ -10,8 +10,7 @@ from __future__ import annotations
 import os
 import warnings
 
-import numpy as np
-
+from tfpvae._validation import int_at_least_one
 from tfpvae.data import sources, tfds_source
 from tfpvae.data.info import GALLERY_DATASETS, DataArrays, DataUnavailableError, dataset_info
 
@@ -68,9 +67,7 @@ def load_arrays(name: str, data_dir=None, *, download="auto", tfds_data_dir=None
     dataset_info(name)  # ValueError listing the known names.
     if download not in _DOWNLOAD_VALUES or not isinstance(download, (str, bool)):
         raise ValueError(f"load_arrays: download must be 'auto', True or False, got {download!r}")
-    if max_examples is not None and (isinstance(max_examples, bool) or not isinstance(max_examples, (int, np.integer))
-                                     or max_examples < 1):
-        raise ValueError(f"load_arrays: max_examples must be an int >= 1 or None, got {max_examples!r}")
+    max_examples = int_at_least_one(max_examples, "load_arrays", "max_examples", optional=True)
     if name == "celeb_a":  # tfds decodes only the rows asked for
         return _load_gallery(name, data_dir, download, tfds_data_dir, max_examples)
     arrays = _load_whole(name, data_dir, download, tfds_data_dir, allow_embedded)

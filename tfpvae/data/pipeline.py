@@ -14,7 +14,7 @@ import numbers
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["make_dataset", "ArrayData", "BINARIZE_MODES"]
+__all__ = ["make_dataset", "ArrayData", "BINARIZE_MODES", "BATCH_SOURCES", "batch_inputs"]
 
 BINARIZE_MODES = (None, "static", "dynamic")
 
@@ -212,3 +212,13 @@ class ArrayData:
     def __iter__(self):
         """Epoch 0's batches."""
         return iter(self.dataset(0))
+
+
+BATCH_SOURCES = (tf.data.Dataset, ArrayData)  # what the evaluation functions iterate batch by batch
+
+
+def batch_inputs(batches):
+    """The ``x`` of each batch of ``batches`` (a ``tf.data.Dataset``, an ``ArrayData`` or any iterable
+    of batches): the batch itself, or the first element of an ``(x, y)`` batch."""
+    for batch in batches:
+        yield batch[0] if isinstance(batch, (tuple, list)) else batch

@@ -18,7 +18,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfpvae._seeds import as_seed
-from tfpvae.data.pipeline import ArrayData
+from tfpvae.data.pipeline import BATCH_SOURCES, batch_inputs
 
 tfd = tfp.distributions
 
@@ -56,9 +56,8 @@ def posterior_mean(model, x, *, num_samples: int = 64, seed=0) -> tf.Tensor:
 
 
 def _batches(x_or_dataset):
-    if isinstance(x_or_dataset, (tf.data.Dataset, ArrayData)):
-        for batch in x_or_dataset:
-            yield batch[0] if isinstance(batch, (tuple, list)) else batch
+    if isinstance(x_or_dataset, BATCH_SOURCES):
+        yield from batch_inputs(x_or_dataset)
     else:
         yield x_or_dataset
 

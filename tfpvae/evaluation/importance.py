@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfpvae._validation import positive_int
+from tfpvae.data.pipeline import batch_inputs
 from tfpvae.evaluation._decoder_log_prob import decoder_log_prob
 from tfpvae.evaluation.bits import bits_per_dim, discrete_num_values
 
@@ -199,10 +200,6 @@ def log_likelihood(model, x, *, num_samples: int = 5000, chunk_size: int = 100, 
     return _estimator(model, num_samples, chunk_size, batch_size, jit_compile)(x, seed)
 
 
-def _first(element):
-    return element[0] if isinstance(element, (tuple, list)) else element
-
-
 def evaluate_dataset(model, dataset, *, num_samples: int = 5000, chunk_size: int = 100, batch_size: int = 100,
                      seed=0, jit_compile: bool | str = "auto") -> dict:
     """Mean importance-sampled test NLL over a dataset (batches ``x`` or ``(x, y)``; of an ``ArrayData``,
@@ -219,8 +216,7 @@ def evaluate_dataset(model, dataset, *, num_samples: int = 5000, chunk_size: int
     estimator = _estimator(model, num_samples, chunk_size, batch_size, jit_compile)
     seed, start = _as_seed(seed), time.perf_counter()
     total, total_sq, count, num_dims = 0.0, 0.0, 0, None
-    for i, element in enumerate(dataset):
-        x = _first(element)
+    for i, x in enumerate(batch_inputs(dataset)):
         nll = -estimator(x, _fold(seed, i)).numpy().astype(np.float64)
         total, total_sq, count = total + nll.sum(), total_sq + (nll ** 2).sum(), count + nll.size
         num_dims = int(np.prod(x.shape[1:]))
